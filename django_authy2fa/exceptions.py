@@ -50,6 +50,12 @@ class UnsupportedChannel(InvalidInput):
     default_message = "This delivery channel is not supported by the configured provider."
 
 
+class CodeExpired(Authy2FAError):
+    """The code (or the attempt it belonged to) is no longer valid."""
+
+    default_message = "This code has expired. Request a new one."
+
+
 # --- Our own throttles -------------------------------------------------------------
 
 

@@ -1,0 +1,78 @@
+"""System checks. Ids are stable and never reused; docs/checks.md lists them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+
+from .conf import app_settings, setting_path
+from .exceptions import Authy2FAConfigurationError
+
+REMOTE_METHODS = frozenset({"sms", "call", "push"})
+
+
+@checks.register(checks.Tags.security)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E001: the AUTHY2FA dict is readable and names an importable provider."""
+    try:
+        app_settings.validate()
+    except Authy2FAConfigurationError as err:
+        return [checks.Error(str(err), id="authy2fa.E001")]
+    if app_settings.PROVIDER is None:
+        if REMOTE_METHODS & set(app_settings.METHODS):
+            return [
+                checks.Error(
+                    f"{setting_path('PROVIDER')} is not set, but {setting_path('METHODS')} "
+                    "includes SMS, voice or push.",
+                    hint="Set it to e.g. 'django_authy2fa.providers.console.ConsoleProvider' "
+                    "for development.",
+                    id="authy2fa.E001",
+                )
+            ]
+        return []
+    return _check_provider()
+
+
+def _check_provider() -> list[checks.CheckMessage]:
+    from .providers.base import BaseProvider
+
+    try:
+        provider_class = app_settings.provider_class
+    except Authy2FAConfigurationError as err:
+        return [checks.Error(str(err), id="authy2fa.E001")]
+    if not (isinstance(provider_class, type) and issubclass(provider_class, BaseProvider)):
+        return [
+            checks.Error(
+                f"{setting_path('PROVIDER')} must name a subclass of "
+                "django_authy2fa.providers.base.BaseProvider.",
+                id="authy2fa.E001",
+            )
+        ]
+    messages = list(provider_class.check(app_settings.PROVIDER_OPTIONS))
+    messages += _check_provider_environment(provider_class)
+    return messages
+
+
+def _check_provider_environment(provider_class: type) -> list[checks.CheckMessage]:
+    if settings.DEBUG:
+        return []
+    if getattr(provider_class, "is_development_only", False):
+        return [
+            checks.Error(
+                f"{provider_class.__name__} prints codes to the console and must not run "
+                "with DEBUG=False.",
+                hint=f"Configure a real provider in {setting_path('PROVIDER')}.",
+                id="authy2fa.E002",
+            )
+        ]
+    if getattr(provider_class, "is_test_only", False):
+        return [
+            checks.Warning(
+                f"{provider_class.__name__} keeps codes in memory and is meant for tests only.",
+                hint=f"Configure a real provider in {setting_path('PROVIDER')}.",
+                id="authy2fa.W002",
+            )
+        ]
+    return []

@@ -1,0 +1,53 @@
+"""Providers deliver and check codes; :func:`get_provider` returns the configured one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.signals import setting_changed
+
+from ..conf import SETTING_NAME, app_settings
+from .base import BaseProvider, Channel, PushRequest, PushStatus, Recipient, SendResult
+
+__all__ = [
+    "BaseProvider",
+    "Channel",
+    "PushRequest",
+    "PushStatus",
+    "Recipient",
+    "SendResult",
+    "get_provider",
+    "reset_provider",
+]
+
+_instance: BaseProvider | None = None
+
+
+def get_provider() -> BaseProvider:
+    """The provider named by ``AUTHY2FA["PROVIDER"]``, built once and reused.
+
+    Reusing one instance keeps the provider's pooled HTTP connections alive
+    between requests.
+    """
+    global _instance
+    if _instance is None:
+        provider_class = app_settings.provider_class
+        _instance = provider_class(**app_settings.PROVIDER_OPTIONS)
+    return _instance
+
+
+def reset_provider() -> None:
+    """Drop the cached provider (settings changed, or a test wants a fresh one)."""
+    global _instance
+    instance, _instance = _instance, None
+    close = getattr(instance, "close", None)
+    if close is not None:
+        close()
+
+
+def _reset_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        reset_provider()
+
+
+setting_changed.connect(_reset_on_change, dispatch_uid="django_authy2fa.providers.reset")

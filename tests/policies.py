@@ -1,0 +1,2 @@
+def everyone_but_bob(user) -> bool:
+    return user.username != "bob"

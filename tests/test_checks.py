@@ -1,0 +1,70 @@
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from django_authy2fa.checks import check_settings
+
+
+def ids(messages):
+    return [m.id for m in messages]
+
+
+def test_test_settings_only_warn_about_the_test_provider():
+    assert ids(check_settings()) == ["authy2fa.W002"]
+
+
+@override_settings(DEBUG=True)
+def test_locmem_is_fine_in_debug():
+    assert check_settings() == []
+
+
+@override_settings(AUTHY2FA={"PROVIDER": "django_authy2fa.providers.console.ConsoleProvider"})
+def test_console_provider_refused_without_debug():
+    messages = check_settings()
+    assert ids(messages) == ["authy2fa.E002"]
+    assert messages[0].level == checks.ERROR
+
+
+@override_settings(DEBUG=True, AUTHY2FA={"PROVIDER": "django_authy2fa.providers.console.ConsoleProvider"})
+def test_console_provider_allowed_in_debug():
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"PROVIDER": "no.such.Provider"},
+        {"PROVIDER": "django_authy2fa.conf.AppSettings"},
+        {"PROVIDR": "x"},
+        {"PENDING_TIMEOUT": 3600},
+        {},
+    ],
+)
+def test_broken_settings_are_error_e001(conf):
+    with override_settings(AUTHY2FA=conf):
+        messages = check_settings()
+    assert ids(messages) == ["authy2fa.E001"]
+    assert "AUTHY2FA[" in messages[0].msg
+
+
+@override_settings(AUTHY2FA={"METHODS": ["totp", "recovery"]})
+def test_no_provider_needed_without_remote_methods():
+    assert check_settings() == []
+
+
+@override_settings(
+    DEBUG=True,
+    AUTHY2FA={
+        "PROVIDER": "django_authy2fa.providers.console.ConsoleProvider",
+        "PROVIDER_OPTIONS": {"API_KEY": "x"},
+    },
+)
+def test_bad_provider_options_are_e003():
+    messages = check_settings()
+    assert ids(messages) == ["authy2fa.E003"]
+    assert "AUTHY2FA['PROVIDER_OPTIONS']['API_KEY']" in messages[0].msg
+
+
+def test_checks_are_registered_with_django():
+    registered = checks.run_checks(tags=[checks.Tags.security])
+    assert "authy2fa.W002" in ids(registered)
