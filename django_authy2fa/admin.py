@@ -27,7 +27,14 @@ def user_search_fields(prefix: str = "user__") -> list[str]:
 
 @admin.register(TwoFactorProfile)
 class TwoFactorProfileAdmin(admin.ModelAdmin):
-    list_display = ("user", "masked_phone", "default_method", "is_enabled", "failure_count", "lock_state")
+    list_display = (
+        "user",
+        "masked_phone",
+        "default_method",
+        "is_enabled",
+        "failure_count",
+        "lock_state",
+    )
     list_filter = ("default_method", ("enabled_at", admin.EmptyFieldListFilter))
     list_select_related = ("user",)
     raw_id_fields = ("user",)

@@ -140,8 +140,11 @@ class AppSettings:
     def _int(self, key: str) -> int:
         value = self._get(key)
         rule = INT_RULES[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < rule.minimum or (
-            rule.maximum is not None and value > rule.maximum
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < rule.minimum
+            or (rule.maximum is not None and value > rule.maximum)
         ):
             bounds = f"between {rule.minimum} and {rule.maximum}"
             raise Authy2FAConfigurationError(
@@ -170,7 +173,7 @@ class AppSettings:
     # -- typed settings ---------------------------------------------------------------
 
     @property
-    def PROVIDER(self) -> str | None:  # noqa: N802 - settings keep their setting names
+    def PROVIDER(self) -> str | None:
         return self._get("PROVIDER")
 
     @property
@@ -185,14 +188,14 @@ class AppSettings:
         return self._import("PROVIDER")
 
     @property
-    def PROVIDER_OPTIONS(self) -> dict[str, Any]:  # noqa: N802
+    def PROVIDER_OPTIONS(self) -> dict[str, Any]:
         options = self._get("PROVIDER_OPTIONS")
         if not isinstance(options, Mapping):
             raise Authy2FAConfigurationError(f"{setting_path('PROVIDER_OPTIONS')} must be a dict.")
         return dict(options)
 
     @property
-    def REQUIRED_FOR(self) -> str | None:  # noqa: N802
+    def REQUIRED_FOR(self) -> str | None:
         value = self._get("REQUIRED_FOR")
         if value not in (None, "staff", "all") and not (isinstance(value, str) and "." in value):
             raise Authy2FAConfigurationError(
@@ -215,7 +218,7 @@ class AppSettings:
             ) from err
 
     @property
-    def METHODS(self) -> tuple[str, ...]:  # noqa: N802
+    def METHODS(self) -> tuple[str, ...]:
         methods = self._get("METHODS")
         if isinstance(methods, str) or not all(m in ALL_METHODS for m in methods):
             raise Authy2FAConfigurationError(
@@ -225,23 +228,23 @@ class AppSettings:
         return tuple(methods)
 
     @property
-    def PENDING_TIMEOUT(self) -> int:  # noqa: N802
+    def PENDING_TIMEOUT(self) -> int:
         return self._int("PENDING_TIMEOUT")
 
     @property
-    def TRUSTED_BROWSER_DAYS(self) -> int:  # noqa: N802
+    def TRUSTED_BROWSER_DAYS(self) -> int:
         return self._int("TRUSTED_BROWSER_DAYS")
 
     @property
-    def CODE_LENGTH(self) -> int:  # noqa: N802
+    def CODE_LENGTH(self) -> int:
         return self._int("CODE_LENGTH")
 
     @property
-    def CODE_VALIDITY(self) -> int:  # noqa: N802
+    def CODE_VALIDITY(self) -> int:
         return self._int("CODE_VALIDITY")
 
     @property
-    def PHONE_DEFAULT_REGION(self) -> str | None:  # noqa: N802
+    def PHONE_DEFAULT_REGION(self) -> str | None:
         region = self._get("PHONE_DEFAULT_REGION")
         if region is not None and not (isinstance(region, str) and len(region) == 2):
             raise Authy2FAConfigurationError(
@@ -251,7 +254,7 @@ class AppSettings:
         return region.upper() if region else None
 
     @property
-    def PHONE_ALLOWED_REGIONS(self) -> frozenset[str] | None:  # noqa: N802
+    def PHONE_ALLOWED_REGIONS(self) -> frozenset[str] | None:
         regions = self._get("PHONE_ALLOWED_REGIONS")
         if regions is None:
             return None
@@ -263,15 +266,15 @@ class AppSettings:
         return frozenset(r.upper() for r in regions)
 
     @property
-    def TRUSTED_PROXY_COUNT(self) -> int:  # noqa: N802
+    def TRUSTED_PROXY_COUNT(self) -> int:
         return self._int("TRUSTED_PROXY_COUNT")
 
     @property
-    def ISSUER_NAME(self) -> str | None:  # noqa: N802
+    def ISSUER_NAME(self) -> str | None:
         return self._get("ISSUER_NAME")
 
     @property
-    def THROTTLE(self) -> dict[str, int]:  # noqa: N802
+    def THROTTLE(self) -> dict[str, int]:
         overrides = self._get("THROTTLE")
         if not isinstance(overrides, Mapping):
             raise Authy2FAConfigurationError(f"{setting_path('THROTTLE')} must be a dict.")

@@ -128,7 +128,9 @@ class ProviderThrottled(ProviderError, Throttled):
 
     default_message = "The verification service is busy. Please wait before trying again."
 
-    def __init__(self, message: str | None = None, *, retry_after: int | None = None, **kwargs) -> None:
+    def __init__(
+        self, message: str | None = None, *, retry_after: int | None = None, **kwargs
+    ) -> None:
         self.retry_after = retry_after
         ProviderError.__init__(self, message, **kwargs)
 

@@ -80,7 +80,9 @@ class TwoFactorProfile(models.Model):
         _("hard locked at"),
         null=True,
         blank=True,
-        help_text=_("Set after too many failures; only an administrator or a recovery code unlocks."),
+        help_text=_(
+            "Set after too many failures; only an administrator or a recovery code unlocks."
+        ),
     )
 
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
@@ -95,6 +97,12 @@ class TwoFactorProfile(models.Model):
 
     def __str__(self) -> str:
         return f"Two-factor profile of {self.user}"
+
+    def save(self, *args, **kwargs) -> None:
+        # An empty Authy ID must be NULL so that the unique constraint ignores it.
+        if self.authy_id == "":
+            self.authy_id = None
+        super().save(*args, **kwargs)
 
     # -- phone ---------------------------------------------------------------------------
 
@@ -130,10 +138,3 @@ class TwoFactorProfile(models.Model):
         """Invalidate every session and trusted browser verified at the old version."""
         type(self).objects.filter(pk=self.pk).update(version=F("version") + 1)
         self.refresh_from_db(fields=["version"])
-
-    def save(self, *args, **kwargs) -> None:
-        # An empty Authy ID must be NULL so that the unique constraint ignores it.
-        if self.authy_id == "":
-            self.authy_id = None
-        super().save(*args, **kwargs)
-

@@ -12,7 +12,9 @@ class RegisterForm(forms.Form):
     username = forms.CharField(max_length=150)
     email = forms.EmailField()
     password = forms.CharField(widget=forms.PasswordInput, strip=False)
-    phone = forms.CharField(max_length=32, help_text="Mobile number with country code, e.g. +1 415 555 0123")
+    phone = forms.CharField(
+        max_length=32, help_text="Mobile number with country code, e.g. +1 415 555 0123"
+    )
 
     def clean_username(self) -> str:
         username = self.cleaned_data["username"]
@@ -29,10 +31,16 @@ class RegisterForm(forms.Form):
     def clean(self) -> dict:
         cleaned = super().clean()
         if "password" in cleaned:
-            user = get_user_model()(username=cleaned.get("username", ""), email=cleaned.get("email", ""))
+            user = get_user_model()(
+                username=cleaned.get("username", ""), email=cleaned.get("email", "")
+            )
             password_validation.validate_password(cleaned["password"], user)
         return cleaned
 
 
 class CodeForm(forms.Form):
-    code = forms.CharField(max_length=10, min_length=6, widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
+    code = forms.CharField(
+        max_length=10,
+        min_length=6,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )

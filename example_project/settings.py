@@ -17,7 +17,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DEBUG", default=True)
 
 if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", default="demo-only-insecure-key-change-me-0123456789abcdefghijklmnop")
+    SECRET_KEY = env.str(
+        "SECRET_KEY", default="demo-only-insecure-key-change-me-0123456789abcdefghijklmnop"
+    )
 else:
     SECRET_KEY = env.str("SECRET_KEY")  # required outside development
 

@@ -34,13 +34,19 @@ def demo(request: HttpRequest) -> HttpResponse:
 def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(request.POST)
     if not form.is_valid():
-        context = {"register_form": form, "code_form": CodeForm(), "provider_name": get_provider().name}
+        context = {
+            "register_form": form,
+            "code_form": CodeForm(),
+            "provider_name": get_provider().name,
+        }
         return render(request, "example_project/demo.html", context, status=400)
     provider = get_provider()
     data = form.cleaned_data
     try:
         with transaction.atomic():
-            user = get_user_model().objects.create_user(data["username"], data["email"], data["password"])
+            user = get_user_model().objects.create_user(
+                data["username"], data["email"], data["password"]
+            )
             profile = TwoFactorProfile.objects.create(user=user, phone_number=data["phone"].e164)
             profile.authy_id = provider.enroll(profile.as_recipient())
             profile.save(update_fields=["authy_id"])
@@ -62,7 +68,9 @@ def confirm_phone(request: HttpRequest) -> HttpResponse:
         return redirect("demo")
     profile = TwoFactorProfile.objects.select_related("user").get(pk=pending["profile"])
     try:
-        ok = get_provider().check_code(profile.as_recipient(), form.cleaned_data["code"], reference=pending["reference"])
+        ok = get_provider().check_code(
+            profile.as_recipient(), form.cleaned_data["code"], reference=pending["reference"]
+        )
     except Authy2FAError as err:
         messages.error(request, err.message)
         return redirect("demo")
@@ -70,7 +78,9 @@ def confirm_phone(request: HttpRequest) -> HttpResponse:
         messages.error(request, "That code is not right. Try again.")
         return redirect("demo")
     now = timezone.now()
-    TwoFactorProfile.objects.filter(pk=profile.pk).update(phone_confirmed_at=now, enabled_at=now, default_method="sms")
+    TwoFactorProfile.objects.filter(pk=profile.pk).update(
+        phone_confirmed_at=now, enabled_at=now, default_method="sms"
+    )
     del request.session[CONFIRM_SESSION_KEY]
     messages.success(request, "Phone confirmed. Two-factor authentication is on for this account.")
     return redirect("demo")

@@ -15,4 +15,6 @@ def _fresh_provider():
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user("alice", "alice@example.com", "correct horse battery")
+    return django_user_model.objects.create_user(
+        "alice", "alice@example.com", "correct horse battery"
+    )

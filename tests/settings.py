@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django_authy2fa",
+    "example_project",
 ]
 
 MIDDLEWARE = [
@@ -59,3 +60,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTHY2FA = {
     "PROVIDER": "django_authy2fa.providers.locmem.LocmemProvider",
 }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]

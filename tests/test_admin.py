@@ -21,7 +21,9 @@ def profile(user):
 
 def test_changelist_and_change_page_never_show_the_full_phone(admin_client, profile):
     changelist = admin_client.get(reverse("admin:django_authy2fa_twofactorprofile_changelist"))
-    change = admin_client.get(reverse("admin:django_authy2fa_twofactorprofile_change", args=[profile.pk]))
+    change = admin_client.get(
+        reverse("admin:django_authy2fa_twofactorprofile_change", args=[profile.pk])
+    )
     search = admin_client.get(
         reverse("admin:django_authy2fa_twofactorprofile_changelist"), {"q": "alice"}
     )

@@ -25,7 +25,9 @@ def test_console_provider_refused_without_debug():
     assert messages[0].level == checks.ERROR
 
 
-@override_settings(DEBUG=True, AUTHY2FA={"PROVIDER": "django_authy2fa.providers.console.ConsoleProvider"})
+@override_settings(
+    DEBUG=True, AUTHY2FA={"PROVIDER": "django_authy2fa.providers.console.ConsoleProvider"}
+)
 def test_console_provider_allowed_in_debug():
     assert check_settings() == []
 

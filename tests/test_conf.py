@@ -28,7 +28,9 @@ def test_unknown_key_names_the_setting_and_suggests_the_right_one():
 
 def test_unknown_throttle_key_names_the_nested_setting():
     conf = AppSettings({"THROTTLE": {"SENDS_PER_HOURS": 3}})
-    with pytest.raises(Authy2FAConfigurationError, match=r"AUTHY2FA\['THROTTLE'\]\['SENDS_PER_HOURS'\]"):
+    with pytest.raises(
+        Authy2FAConfigurationError, match=r"AUTHY2FA\['THROTTLE'\]\['SENDS_PER_HOURS'\]"
+    ):
         _ = conf.THROTTLE
 
 
@@ -53,7 +55,9 @@ def test_missing_provider_says_what_to_add():
 
 def test_unimportable_provider_names_the_setting_and_value():
     conf = AppSettings({"PROVIDER": "django_authy2fa.providers.nope.Provider"})
-    with pytest.raises(Authy2FAConfigurationError, match=r"AUTHY2FA\['PROVIDER'\] = 'django_authy2fa"):
+    with pytest.raises(
+        Authy2FAConfigurationError, match=r"AUTHY2FA\['PROVIDER'\] = 'django_authy2fa"
+    ):
         _ = conf.provider_class
 
 
@@ -69,7 +73,10 @@ def test_import_string_is_resolved_once(monkeypatch):
 def test_settings_reload_when_tests_change_them():
     assert app_settings.provider_class is LocmemProvider
     with override_settings(
-        AUTHY2FA={"PROVIDER": "django_authy2fa.providers.console.ConsoleProvider", "PENDING_TIMEOUT": 120}
+        AUTHY2FA={
+            "PROVIDER": "django_authy2fa.providers.console.ConsoleProvider",
+            "PENDING_TIMEOUT": 120,
+        }
     ):
         assert app_settings.provider_class is ConsoleProvider
         assert app_settings.PENDING_TIMEOUT == 120

@@ -46,7 +46,9 @@ def test_field_validators(user, field, value):
 
 
 def test_recipient_carries_what_providers_need(user):
-    profile = TwoFactorProfile.objects.create(user=user, phone_number="+14155552671", authy_id="1635")
+    profile = TwoFactorProfile.objects.create(
+        user=user, phone_number="+14155552671", authy_id="1635"
+    )
     recipient = profile.as_recipient()
     assert (recipient.phone, recipient.provider_user_id, recipient.email) == (
         "+14155552671",

@@ -33,7 +33,8 @@ def test_numbers_are_normalised_to_e164(raw, region, e164):
         "+4\u0667400123456",  # an Arabic-Indic digit
         "+44 7400 123456\x00",
         "+1\n4155552671",
-        "\uff0b\uff14\uff14\uff17\uff14\uff10\uff10\uff11\uff12\uff13\uff14\uff15\uff16",  # full-width
+        # full-width digits
+        "\uff0b\uff14\uff14\uff17\uff14\uff10\uff10\uff11\uff12\uff13\uff14\uff15\uff16",
         "4155552671",  # no region to resolve it
     ],
 )

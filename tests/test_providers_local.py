@@ -106,7 +106,9 @@ def test_expired_code_raises_code_expired(clock):
         provider.check_code(ALICE, code, reference=result.reference)
 
 
-@pytest.mark.parametrize("code", ["12345a", "12345", "１２３４５６", "123456\n", "", None, 123456, "../sms"])
+@pytest.mark.parametrize(
+    "code", ["12345a", "12345", "１２３４５６", "123456\n", "", None, 123456, "../sms"]
+)
 def test_malformed_codes_are_rejected(code):
     provider = LocmemProvider()
     result = provider.send_code(ALICE, Channel.SMS)
@@ -121,7 +123,9 @@ def test_voice_message_spells_the_digits():
     assert ", ".join(message.code) in message.text
 
 
-@override_settings(AUTHY2FA={"PROVIDER": "django_authy2fa.providers.locmem.LocmemProvider", "CODE_LENGTH": 8})
+@override_settings(
+    AUTHY2FA={"PROVIDER": "django_authy2fa.providers.locmem.LocmemProvider", "CODE_LENGTH": 8}
+)
 def test_code_length_setting():
     LocmemProvider().send_code(ALICE, Channel.SMS)
     assert len(locmem.outbox[-1].code) == 8
@@ -174,7 +178,9 @@ def test_console_has_no_push():
 
 
 def test_unknown_provider_option_names_the_setting():
-    with pytest.raises(Authy2FAConfigurationError, match=r"AUTHY2FA\['PROVIDER_OPTIONS'\]\['API_KEY'\]"):
+    with pytest.raises(
+        Authy2FAConfigurationError, match=r"AUTHY2FA\['PROVIDER_OPTIONS'\]\['API_KEY'\]"
+    ):
         ConsoleProvider(API_KEY="x")
 
 
@@ -182,7 +188,9 @@ def test_get_provider_builds_once_and_resets_on_settings_change():
     first = get_provider()
     assert isinstance(first, LocmemProvider)
     assert get_provider() is first
-    with override_settings(AUTHY2FA={"PROVIDER": "django_authy2fa.providers.console.ConsoleProvider"}):
+    with override_settings(
+        AUTHY2FA={"PROVIDER": "django_authy2fa.providers.console.ConsoleProvider"}
+    ):
         assert isinstance(get_provider(), ConsoleProvider)
     assert isinstance(get_provider(), LocmemProvider)
     assert get_provider() is not first

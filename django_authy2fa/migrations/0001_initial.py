@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,26 +15,113 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='TwoFactorProfile',
+            name="TwoFactorProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone_number', models.CharField(blank=True, max_length=16, validators=[django.core.validators.RegexValidator('^\\+[1-9][0-9]{6,14}$', 'Store phone numbers in E.164 form, e.g. +14155550123.')], verbose_name='phone number (E.164)')),
-                ('authy_id', models.CharField(blank=True, help_text='Set when the phone is registered with Twilio Authy.', max_length=12, null=True, unique=True, validators=[django.core.validators.RegexValidator('^[1-9][0-9]{0,11}$', 'An Authy ID is a positive number.')], verbose_name='Authy ID')),
-                ('default_method', models.CharField(blank=True, choices=[('totp', 'Authenticator app'), ('sms', 'Text message'), ('call', 'Voice call'), ('push', 'Push approval'), ('recovery', 'Recovery code')], max_length=16, verbose_name='default method')),
-                ('enabled_at', models.DateTimeField(blank=True, null=True, verbose_name='two-factor enabled at')),
-                ('phone_confirmed_at', models.DateTimeField(blank=True, null=True, verbose_name='phone confirmed at')),
-                ('failure_count', models.PositiveIntegerField(default=0, help_text='Wrong codes since the last complete login, across every method.', verbose_name='consecutive failures')),
-                ('last_failure_at', models.DateTimeField(blank=True, null=True, verbose_name='last failure at')),
-                ('locked_until', models.DateTimeField(blank=True, null=True, verbose_name='locked until')),
-                ('hard_locked_at', models.DateTimeField(blank=True, help_text='Set after too many failures; only an administrator or a recovery code unlocks.', null=True, verbose_name='hard locked at')),
-                ('version', models.PositiveIntegerField(default=1, editable=False, verbose_name='version')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='authy2fa_profile', to=settings.AUTH_USER_MODEL, verbose_name='user')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "phone_number",
+                    models.CharField(
+                        blank=True,
+                        max_length=16,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^\\+[1-9][0-9]{6,14}$",
+                                "Store phone numbers in E.164 form, e.g. +14155550123.",
+                            )
+                        ],
+                        verbose_name="phone number (E.164)",
+                    ),
+                ),
+                (
+                    "authy_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="Set when the phone is registered with Twilio Authy.",
+                        max_length=12,
+                        null=True,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[1-9][0-9]{0,11}$", "An Authy ID is a positive number."
+                            )
+                        ],
+                        verbose_name="Authy ID",
+                    ),
+                ),
+                (
+                    "default_method",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("totp", "Authenticator app"),
+                            ("sms", "Text message"),
+                            ("call", "Voice call"),
+                            ("push", "Push approval"),
+                            ("recovery", "Recovery code"),
+                        ],
+                        max_length=16,
+                        verbose_name="default method",
+                    ),
+                ),
+                (
+                    "enabled_at",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="two-factor enabled at"
+                    ),
+                ),
+                (
+                    "phone_confirmed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="phone confirmed at"),
+                ),
+                (
+                    "failure_count",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Wrong codes since the last complete login, across every method.",
+                        verbose_name="consecutive failures",
+                    ),
+                ),
+                (
+                    "last_failure_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last failure at"),
+                ),
+                (
+                    "locked_until",
+                    models.DateTimeField(blank=True, null=True, verbose_name="locked until"),
+                ),
+                (
+                    "hard_locked_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Set after too many failures; only an administrator or a recovery code unlocks.",
+                        null=True,
+                        verbose_name="hard locked at",
+                    ),
+                ),
+                (
+                    "version",
+                    models.PositiveIntegerField(default=1, editable=False, verbose_name="version"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="authy2fa_profile",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'two-factor profile',
-                'verbose_name_plural': 'two-factor profiles',
+                "verbose_name": "two-factor profile",
+                "verbose_name_plural": "two-factor profiles",
             },
         ),
     ]

@@ -55,7 +55,8 @@ class Recipient:
     email: str = ""
 
     def __repr__(self) -> str:
-        return f"Recipient(phone={mask_e164(self.phone)!r}, provider_user_id={self.provider_user_id!r})"
+        masked = mask_e164(self.phone)
+        return f"Recipient(phone={masked!r}, provider_user_id={self.provider_user_id!r})"
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,8 @@ class BaseProvider:
         for key in given:
             if key not in known:
                 raise Authy2FAConfigurationError(
-                    f"{setting_path('PROVIDER_OPTIONS', key)} is not an option of {cls.name or cls.__name__}; "
-                    f"it accepts {sorted(known) or 'no options'}."
+                    f"{setting_path('PROVIDER_OPTIONS', key)} is not an option of "
+                    f"{cls.name or cls.__name__}; it accepts {sorted(known) or 'no options'}."
                 )
         cleaned = {}
         for option in cls.options:
@@ -166,9 +167,7 @@ class BaseProvider:
 
     def ensure_channel(self, channel: Channel | str) -> Channel:
         if not self.supports(channel):
-            raise UnsupportedChannel(
-                f"{self.name} cannot deliver codes by {channel!s}."
-            )
+            raise UnsupportedChannel(f"{self.name} cannot deliver codes by {channel!s}.")
         return Channel(channel)
 
     def _not_implemented(self, method: str) -> NotImplementedError:
@@ -178,10 +177,12 @@ class BaseProvider:
     # -- the interface ------------------------------------------------------------------
 
     def enroll(self, recipient: Recipient) -> str | None:
-        """Register the recipient's phone; return the provider's user id, or None if none is needed."""
+        """Register the recipient's phone; return the provider's user id (None if not needed)."""
         return None
 
-    def send_code(self, recipient: Recipient, channel: Channel, *, locale: str | None = None) -> SendResult:
+    def send_code(
+        self, recipient: Recipient, channel: Channel, *, locale: str | None = None
+    ) -> SendResult:
         """Deliver a one-time code by ``channel`` (SMS or voice call)."""
         raise self._not_implemented("send_code")
 

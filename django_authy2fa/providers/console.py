@@ -32,7 +32,9 @@ class ConsoleProvider(LocalCodeProvider):
         # The console is the delivery channel here, so the code is printed on
         # purpose; it is never written through logging.
         stream = self.stream or sys.stdout
-        banner = f"[django-authy2fa console] {channel.value.upper()} to {mask_e164(recipient.phone)}"
+        banner = (
+            f"[django-authy2fa console] {channel.value.upper()} to {mask_e164(recipient.phone)}"
+        )
         with self._lock:
             stream.write(f"{banner}\n    {text}\n")
             stream.flush()

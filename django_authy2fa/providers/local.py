@@ -22,7 +22,9 @@ from ..phone import mask_e164
 from .base import BaseProvider, Channel, Recipient, SendResult
 
 _KEY_SALT = "django_authy2fa.providers.local.code"
-_REFERENCE = re.compile(r"(?P<channel>sms|call):(?P<expires>[0-9]{1,12}):(?P<nonce>[0-9a-f]{32}):(?P<digest>[0-9a-f]{64})")
+_REFERENCE = re.compile(
+    r"(?P<channel>sms|call):(?P<expires>[0-9]{1,12}):(?P<nonce>[0-9a-f]{32}):(?P<digest>[0-9a-f]{64})"
+)
 
 
 def generate_code(length: int) -> str:
@@ -65,7 +67,12 @@ class LocalCodeProvider(BaseProvider):
         return SendResult(
             channel=channel,
             reference=":".join(
-                (channel.value, str(expires), nonce, _digest(recipient, channel.value, expires, nonce, code))
+                (
+                    channel.value,
+                    str(expires),
+                    nonce,
+                    _digest(recipient, channel.value, expires, nonce, code),
+                )
             ),
             destination=mask_e164(recipient.phone),
         )

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django_authy2fa.models import Method, TwoFactorProfile
 
 DEMO_USERNAME = "demo"
-DEMO_PASSWORD = "demo-password-2fa"  # noqa: S105 - a published demo credential
+DEMO_PASSWORD = "demo-password-2fa"
 DEMO_PHONE = "+14155550123"
 
 
