@@ -131,8 +131,9 @@ class ProviderThrottled(ProviderError, Throttled):
     def __init__(
         self, message: str | None = None, *, retry_after: int | None = None, **kwargs
     ) -> None:
-        self.retry_after = retry_after
         ProviderError.__init__(self, message, **kwargs)
+        # Assigned last: ProviderError's super() call reaches Throttled, which resets it.
+        self.retry_after = retry_after
 
 
 class ProviderRejected(ProviderError):
