@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
@@ -76,6 +78,7 @@ class TwoFactorProfile(models.Model):
     )
     last_failure_at = models.DateTimeField(_("last failure at"), null=True, blank=True)
     locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    last_code_sent_at = models.DateTimeField(_("last code sent at"), null=True, blank=True)
     hard_locked_at = models.DateTimeField(
         _("hard locked at"),
         null=True,
@@ -138,3 +141,209 @@ class TwoFactorProfile(models.Model):
         """Invalidate every session and trusted browser verified at the old version."""
         type(self).objects.filter(pk=self.pk).update(version=F("version") + 1)
         self.refresh_from_db(fields=["version"])
+
+
+class ChallengeStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    VERIFIED = "verified", _("verified")
+    FAILED = "failed", _("failed")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class ChallengePurpose(models.TextChoices):
+    LOGIN = "login", _("login")
+    ENROLL = "enroll", _("phone enrollment")
+    STEP_UP = "step_up", _("confirm a sensitive change")
+
+
+class LoginChallengeQuerySet(models.QuerySet):
+    def open(self, now=None) -> LoginChallengeQuerySet:
+        return self.filter(status=ChallengeStatus.PENDING, expires_at__gt=now or timezone.now())
+
+
+class LoginChallenge(models.Model):
+    """One login attempt between the password step and the second step.
+
+    The holder (a browser session or an API client) keeps a random secret;
+    only its keyed digest is stored here, so the id alone is worth nothing.
+    Codes sent and pushes started for this attempt are recorded on it, and are
+    valid for this attempt only. ``status`` moves away from ``pending``
+    exactly once, by a conditional UPDATE, which is what makes one approval or
+    one code complete exactly one login.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authy2fa_challenges"
+    )
+    secret_digest = models.CharField(max_length=64, editable=False)
+    auth_fingerprint = models.CharField(
+        max_length=64, editable=False, help_text=_("Voids the attempt if the password changes.")
+    )
+    purpose = models.CharField(
+        max_length=16, choices=ChallengePurpose.choices, default=ChallengePurpose.LOGIN
+    )
+    backend = models.CharField(max_length=255, blank=True, editable=False)
+    next_url = models.CharField(max_length=2000, blank=True, editable=False)
+    status = models.CharField(
+        max_length=16, choices=ChallengeStatus.choices, default=ChallengeStatus.PENDING
+    )
+    failures = models.PositiveIntegerField(default=0)
+    code_channel = models.CharField(max_length=8, blank=True)
+    code_reference = models.CharField(max_length=255, blank=True, editable=False)
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    # A phone being enrolled (and its provider ID) until a code confirms it.
+    new_phone_number = models.CharField(max_length=16, blank=True, editable=False)
+    new_provider_user_id = models.CharField(max_length=12, blank=True, editable=False)
+    push_reference = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    push_status = models.CharField(max_length=16, blank=True)
+    method = models.CharField(max_length=16, choices=Method.choices, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = LoginChallengeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("login challenge")
+        verbose_name_plural = _("login challenges")
+        indexes = [models.Index(fields=["user", "status"], name="authy2fa_challenge_user_status")]
+
+    def __str__(self) -> str:
+        return f"Login challenge {self.pk} ({self.status})"
+
+    def is_open(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.status == ChallengeStatus.PENDING and self.expires_at > now
+
+
+class RecoveryCode(models.Model):
+    """A single-use recovery code, stored only as a keyed digest (HMAC-SHA256).
+
+    The codes carry 80 bits of randomness, so a keyed digest is as safe as a
+    password hash here and lets a check be one indexed lookup.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authy2fa_recovery_codes"
+    )
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("recovery code")
+        verbose_name_plural = _("recovery codes")
+
+    def __str__(self) -> str:
+        return f"Recovery code of {self.user_id} ({'used' if self.used_at else 'unused'})"
+
+
+class TrustedBrowser(models.Model):
+    """A browser the user chose to trust; the cookie holds only a random token."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authy2fa_trusted_browsers"
+    )
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    profile_version = models.PositiveIntegerField(editable=False)
+    label = models.CharField(max_length=200, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("trusted browser")
+        verbose_name_plural = _("trusted browsers")
+
+    def __str__(self) -> str:
+        return self.label or f"Trusted browser {self.pk}"
+
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now
+
+
+class EventType(models.TextChoices):
+    LOGIN_PASSWORD = "login_password", _("password accepted, second step started")
+    LOGIN_VERIFIED = "login_verified", _("second step passed")
+    CODE_FAILED = "code_failed", _("wrong code")
+    CODE_SENT = "code_sent", _("code sent")
+    PUSH_SENT = "push_sent", _("push sent")
+    PUSH_DENIED = "push_denied", _("push denied")
+    LOCKED = "locked", _("account locked")
+    UNLOCKED = "unlocked", _("account unlocked")
+    ENROLLED = "enrolled", _("two-factor enabled")
+    PHONE_CHANGED = "phone_changed", _("phone changed")
+    RECOVERY_USED = "recovery_used", _("recovery code used")
+    RECOVERY_REGENERATED = "recovery_regenerated", _("recovery codes regenerated")
+    BROWSER_TRUSTED = "browser_trusted", _("browser trusted")
+    BROWSER_REVOKED = "browser_revoked", _("trusted browser revoked")
+    DISABLED = "disabled", _("two-factor disabled")
+    RESET = "reset", _("two-factor reset by an administrator")
+    PROVIDER_ERROR = "provider_error", _("provider unavailable")
+
+
+class AuditEvent(models.Model):
+    """A security event. Never holds a code, a secret or a full phone number."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="authy2fa_events",
+    )
+    event = models.CharField(max_length=32, choices=EventType.choices)
+    method = models.CharField(max_length=16, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Who acted, when not the user (an administrator)."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("security event")
+        verbose_name_plural = _("security events")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="authy2fa_event_user_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class ThrottleWindow(models.Model):
+    """A counter for one rule, one key and one fixed time window.
+
+    Keys are keyed digests (never a raw IP or phone number). Counting is a
+    conditional ``UPDATE ... SET count = count + 1 WHERE count < limit``, which
+    the database applies atomically, so limits hold exactly under concurrency.
+    """
+
+    scope = models.CharField(max_length=32)
+    key = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("throttle window")
+        verbose_name_plural = _("throttle windows")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "key", "window_start"], name="authy2fa_throttle_unique_window"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.window_start:%Y-%m-%d %H:%M}: {self.count}"

@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.staticfiles",
     "django_authy2fa",
     "example_project",
 ]
@@ -30,8 +31,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_authy2fa.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = ["django_authy2fa.backends.TwoFactorBackend"]
+LOGIN_URL = "authy2fa:login"
+LOGIN_REDIRECT_URL = "/protected/"
+STATIC_URL = "/static/"
 
 ROOT_URLCONF = "tests.urls"
 

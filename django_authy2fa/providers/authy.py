@@ -8,6 +8,7 @@ by SMS or voice call, verifies app and SMS codes, and sends OneTouch pushes.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,6 +41,7 @@ class AuthyProvider(BaseProvider):
     name = "Twilio Authy"
     channels = frozenset({Channel.SMS, Channel.CALL, Channel.PUSH})
     needs_enrollment = True
+    app_codes = True
     options = (
         ProviderOption(
             "API_KEY",
@@ -89,17 +91,26 @@ class AuthyProvider(BaseProvider):
     ) -> SendResult:
         channel = self.ensure_channel(channel)
         request = self.client.request_call if channel is Channel.CALL else self.client.request_sms
+        # Authy's "action" makes the code valid only when verified with the same
+        # action: a random one per send binds the code to this login attempt.
+        action = f"login-{secrets.token_hex(16)}"
         result = request(
-            self._authy_id(recipient), force=bool(self.config["FORCE_DELIVERY"]), locale=locale
+            self._authy_id(recipient),
+            force=bool(self.config["FORCE_DELIVERY"]),
+            locale=locale,
+            action=action,
         )
         return SendResult(
-            channel=channel, ignored=result.ignored, destination=result.cellphone or ""
+            channel=channel,
+            reference=action,
+            ignored=result.ignored,
+            destination=result.cellphone or "",
         )
 
     def check_code(self, recipient: Recipient, code: str, *, reference: str = "") -> bool:
-        # Authy binds codes to the user, not to one send; the flow binds the
-        # attempt to its login challenge and marks it used.
-        return self.client.verify_token(self._authy_id(recipient), code)
+        # With a reference, only the code sent for that attempt passes; without
+        # one, Authy checks the user's app (TOTP) code.
+        return self.client.verify_token(self._authy_id(recipient), code, action=reference or None)
 
     def start_push(
         self, recipient: Recipient, *, message: str, details: Mapping[str, str] | None = None

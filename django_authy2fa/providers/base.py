@@ -103,6 +103,9 @@ class BaseProvider:
         Human name used in messages and errors ("Twilio Authy").
     ``channels``
         The :class:`Channel` values the provider can deliver.
+    ``app_codes``
+        True when :meth:`check_code` also accepts codes from the provider's
+        authenticator app without a prior send (Authy app tokens).
     ``needs_enrollment``
         True when a phone must be registered with the provider before codes
         can be sent (Authy returns an ID for it); False when the E.164 number
@@ -118,6 +121,7 @@ class BaseProvider:
     name: ClassVar[str] = ""
     channels: ClassVar[frozenset[Channel]] = frozenset()
     needs_enrollment: ClassVar[bool] = False
+    app_codes: ClassVar[bool] = False
     options: ClassVar[tuple[ProviderOption, ...]] = ()
     is_development_only: ClassVar[bool] = False
     is_test_only: ClassVar[bool] = False

@@ -46,9 +46,24 @@ def test_enroll_registers_the_national_number_with_country_code(provider):
 def test_send_code_forces_delivery_by_default(provider, channel, path):
     responses.get(f"{API}/protected/json/{path}/1635", json=fx.SMS_SENT)
     result = provider.send_code(ENROLLED, channel)
-    assert responses.calls[0].request.params == {"force": "true"}
+    params = responses.calls[0].request.params
+    assert params["force"] == "true"
+    assert set(params) == {"force", "action"}
     assert result.sent
     assert result.destination == "+351-XXX-XXX-XX67"
+    # The code is bound to this send: verification repeats the same action.
+    assert result.reference == params["action"]
+
+
+@responses.activate
+def test_each_send_gets_its_own_action_and_verify_repeats_it(provider):
+    responses.get(f"{API}/protected/json/sms/1635", json=fx.SMS_SENT)
+    first = provider.send_code(ENROLLED, Channel.SMS)
+    second = provider.send_code(ENROLLED, Channel.SMS)
+    assert first.reference != second.reference
+    responses.get(f"{API}/protected/json/verify/123456/1635", json=fx.TOKEN_VALID)
+    assert provider.check_code(ENROLLED, "123456", reference=first.reference) is True
+    assert responses.calls[-1].request.params == {"force": "true", "action": first.reference}
 
 
 @responses.activate
@@ -58,6 +73,13 @@ def test_ignored_sms_is_reported_when_delivery_not_forced():
     result = provider.send_code(ENROLLED, Channel.SMS)
     assert "force" not in responses.calls[0].request.params
     assert result.ignored and not result.sent
+
+
+@responses.activate
+def test_app_code_check_sends_no_action(provider):
+    responses.get(f"{API}/protected/json/verify/1234567/1635", json=fx.TOKEN_VALID)
+    assert provider.check_code(ENROLLED, "1234567") is True
+    assert responses.calls[0].request.params == {"force": "true"}
 
 
 @responses.activate

@@ -1,0 +1,920 @@
+"""The use cases of the second step. Every rule that protects an account lives here.
+
+Pages (``views.py``), the REST API and the admin call these functions; none of
+them decides anything about codes, throttles or challenges on its own, so they
+cannot disagree.
+
+A login between the password and the second step is a :class:`LoginChallenge`
+row. Its holder (a browser session here, an API client later) keeps a random
+secret; only the secret's digest is stored. Everything that happens during
+the attempt (codes sent, pushes started, wrong codes) is recorded on the row,
+and the row leaves ``pending`` exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model, login, user_login_failed
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+
+from . import recovery, signals, state, throttling
+from .audit import ClientInfo, record
+from .conf import app_settings
+from .exceptions import (
+    Authy2FAError,
+    CodeExpired,
+    InvalidInput,
+    InvalidTokenFormat,
+    ProviderError,
+    Throttled,
+    UnsupportedChannel,
+)
+from .models import (
+    ChallengePurpose,
+    ChallengeStatus,
+    EventType,
+    LoginChallenge,
+    Method,
+    TrustedBrowser,
+    TwoFactorProfile,
+)
+from .phone import parse_phone
+from .providers import Channel, PushStatus, Recipient, SendResult, get_provider
+
+_SECRET_SALT = "django_authy2fa.flows.challenge-secret"  # noqa: S105 - a salt, not a secret
+_TRUST_SALT = "django_authy2fa.flows.trusted-browser"
+TRUST_COOKIE_NAME = "authy2fa_trust"
+_CODE_PATTERN = re.compile(r"[0-9]{6,10}", re.ASCII)
+
+
+# -- errors the pages and the API turn into messages ---------------------------------------
+
+
+class InvalidCode(Authy2FAError):
+    """The code was wrong. ``attempts_left`` is for this login attempt."""
+
+    default_message = "That code is not right. Check it and try again."
+
+    def __init__(self, message: str | None = None, attempts_left: int | None = None) -> None:
+        self.attempts_left = attempts_left
+        super().__init__(message)
+
+
+class LoginRestart(Authy2FAError):
+    """The login attempt is over (too many wrong codes, expired, voided): start again."""
+
+    default_message = "Please sign in again."
+
+
+class MethodNotAvailable(Authy2FAError):
+    default_message = "This method is not set up for your account."
+
+
+class PasswordRequired(Authy2FAError):
+    default_message = "Enter your current password."
+
+
+# -- what the holder of a login attempt sees ----------------------------------------------
+
+
+@dataclass
+class PendingLogin:
+    """A login attempt that passed the password step and waits for the second step."""
+
+    challenge: LoginChallenge
+    user: Any
+    profile: TwoFactorProfile | None = None
+    methods: list[str] = field(default_factory=list)
+
+    @property
+    def needs_enrollment(self) -> bool:
+        return self.profile is None or not self.profile.is_enabled
+
+    @property
+    def masked_phone(self) -> str:
+        return self.profile.masked_phone if self.profile else ""
+
+
+# -- policy ------------------------------------------------------------------------------------
+
+
+def policy_requires(user: Any) -> bool:
+    """Whether ``AUTHY2FA["REQUIRED_FOR"]`` obliges this user to use a second factor."""
+    rule = app_settings.REQUIRED_FOR
+    if rule is None:
+        return False
+    if rule == "all":
+        return True
+    if rule == "staff":
+        return bool(user.is_staff or user.is_superuser)
+    policy = app_settings.required_for_callable
+    return bool(policy(user)) if policy else False
+
+
+def needs_second_step(user: Any, user_state: state.UserState | None = None) -> bool:
+    user_state = user_state or state.load_user_state(user.pk)
+    return user_state.enabled or policy_requires(user)
+
+
+def available_methods(user: Any, profile: TwoFactorProfile | None) -> list[str]:
+    """The methods this user can use now, in the order of ``AUTHY2FA["METHODS"]``."""
+    if profile is None or not profile.is_enabled:
+        return []
+    offered = []
+    provider = _provider_or_none()
+    for method in app_settings.METHODS:
+        if method == Method.RECOVERY:
+            if recovery.remaining(user):
+                offered.append(method)
+        elif provider is not None and _provider_offers(provider, method, profile):
+            offered.append(method)
+    return offered
+
+
+def _provider_or_none():
+    if not app_settings.PROVIDER:
+        return None
+    return get_provider()
+
+
+def _provider_offers(provider, method: str, profile: TwoFactorProfile) -> bool:
+    if not profile.phone_confirmed_at:
+        return False
+    if provider.needs_enrollment and not profile.authy_id:
+        return False
+    if method == Method.TOTP:
+        return provider.app_codes
+    return provider.supports(method)
+
+
+def default_method(pending: PendingLogin) -> str:
+    preferred = pending.profile.default_method if pending.profile else ""
+    if preferred in pending.methods:
+        return preferred
+    non_recovery = [m for m in pending.methods if m != Method.RECOVERY]
+    return (non_recovery or pending.methods or [""])[0]
+
+
+# -- challenges --------------------------------------------------------------------------------
+
+
+def _secret_digest(secret: str) -> str:
+    return salted_hmac(_SECRET_SALT, secret, algorithm="sha256").hexdigest()
+
+
+def create_challenge(
+    user: Any,
+    *,
+    purpose: str = ChallengePurpose.LOGIN,
+    backend: str = "",
+    next_url: str = "",
+    client: ClientInfo | None = None,
+) -> tuple[LoginChallenge, str]:
+    """A new attempt for ``user``; returns the row and the secret its holder must keep."""
+    secret = secrets.token_urlsafe(32)
+    challenge = LoginChallenge.objects.create(
+        user=user,
+        purpose=purpose,
+        secret_digest=_secret_digest(secret),
+        auth_fingerprint=state.auth_fingerprint(user.get_session_auth_hash()),
+        backend=backend,
+        next_url=next_url,
+        ip_address=client.ip if client else None,
+        expires_at=timezone.now() + dt.timedelta(seconds=app_settings.PENDING_TIMEOUT),
+    )
+    return challenge, secret
+
+
+def find_challenge(challenge_id: Any, secret: Any, purpose: str) -> LoginChallenge | None:
+    """The open challenge the holder of ``secret`` owns, or None.
+
+    None as well when the user changed their password or was deactivated
+    since the password step: the attempt is bound to the user's auth hash.
+    """
+    if not isinstance(secret, str) or not isinstance(challenge_id, str):
+        return None
+    try:
+        challenge = (
+            LoginChallenge.objects.open()
+            .select_related("user")
+            .get(pk=challenge_id, purpose=purpose)
+        )
+    except (LoginChallenge.DoesNotExist, ValueError, ValidationError):
+        return None
+    if not constant_time_compare(challenge.secret_digest, _secret_digest(secret)):
+        return None
+    user = challenge.user
+    if not user.is_active or not state.fingerprint_matches(challenge.auth_fingerprint, user):
+        return None
+    return challenge
+
+
+def _pending_for(challenge: LoginChallenge) -> PendingLogin:
+    profile = TwoFactorProfile.objects.filter(user=challenge.user).first()
+    return PendingLogin(
+        challenge=challenge,
+        user=challenge.user,
+        profile=profile,
+        methods=available_methods(challenge.user, profile),
+    )
+
+
+def _finish(challenge: LoginChallenge, method: str) -> bool:
+    """Move the challenge out of ``pending``; True for exactly one caller."""
+    now = timezone.now()
+    finished = LoginChallenge.objects.filter(
+        pk=challenge.pk, status=ChallengeStatus.PENDING, expires_at__gt=now
+    ).update(status=ChallengeStatus.VERIFIED, completed_at=now, method=method)
+    return finished == 1
+
+
+def _fail(challenge: LoginChallenge) -> None:
+    LoginChallenge.objects.filter(pk=challenge.pk, status=ChallengeStatus.PENDING).update(
+        status=ChallengeStatus.FAILED, completed_at=timezone.now()
+    )
+
+
+# -- the browser session as the holder --------------------------------------------------------
+
+
+def safe_next_url(request: HttpRequest, candidate: Any) -> str:
+    """``candidate`` if it stays on this site, else the default landing page."""
+    if isinstance(candidate, str) and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return _resolve_default_redirect()
+
+
+def _resolve_default_redirect() -> str:
+    from django.shortcuts import resolve_url
+
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """What :func:`begin_login` did: logged in already, or a second step is needed."""
+
+    logged_in: bool
+    redirect_url: str
+    pending: PendingLogin | None = None
+
+
+def begin_login(
+    request: HttpRequest, user: Any, *, backend: str, next_url: Any = ""
+) -> LoginResult:
+    """After a correct password: log in, or start the second step (never both).
+
+    The session gets no password and no login yet, only the attempt's id and
+    secret. The session key changes here, and again when the login completes.
+    """
+    client = ClientInfo.from_request(request)
+    next_url = safe_next_url(request, next_url)
+    user_state = state.load_user_state(user.pk)
+    if not needs_second_step(user, user_state):
+        _login_session(request, user, backend, user_state, verified=False)
+        return LoginResult(True, next_url)
+    if user_state.enabled and _trusted_browser_matches(request, user, user_state.version):
+        _login_session(request, user, backend, user_state, verified=True)
+        return LoginResult(True, next_url)
+    pending = _start_web_pending(request, user, backend=backend, next_url=next_url, client=client)
+    record(EventType.LOGIN_PASSWORD, user=user, client=client)
+    return LoginResult(False, next_url, pending)
+
+
+def _start_web_pending(
+    request: HttpRequest, user: Any, *, backend: str, next_url: str, client: ClientInfo
+) -> PendingLogin:
+    challenge, secret = create_challenge(user, backend=backend, next_url=next_url, client=client)
+    request.session.cycle_key()
+    request.session[state.PENDING_SESSION_KEY] = {"id": str(challenge.pk), "secret": secret}
+    return _pending_for(challenge)
+
+
+def _login_session(
+    request: HttpRequest, user: Any, backend: str, user_state: state.UserState, *, verified: bool
+) -> None:
+    request.session.pop(state.PENDING_SESSION_KEY, None)
+    login(request, user, backend=backend)
+    state.mark_session(request.session, user, version=user_state.version, verified=verified)
+
+
+def demote_session(request: HttpRequest, user: Any, backend: str, next_url: Any = "") -> None:
+    """Turn a login made elsewhere (admin, password reset...) into a pending attempt.
+
+    The session loses its authenticated user at once; the attempt continues
+    on the second-step page.
+    """
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    for key in (SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY, state.VERIFIED_SESSION_KEY):
+        request.session.pop(key, None)
+    client = ClientInfo.from_request(request)
+    _start_web_pending(
+        request, user, backend=backend, next_url=safe_next_url(request, next_url), client=client
+    )
+    record(EventType.LOGIN_PASSWORD, user=user, client=client, via="external login")
+
+
+def get_pending(request: HttpRequest) -> PendingLogin | None:
+    """The session's login attempt, if it is still open and valid."""
+    held = request.session.get(state.PENDING_SESSION_KEY)
+    if not isinstance(held, dict):
+        return None
+    challenge = find_challenge(held.get("id"), held.get("secret"), ChallengePurpose.LOGIN)
+    if challenge is None:
+        request.session.pop(state.PENDING_SESSION_KEY, None)
+        return None
+    return _pending_for(challenge)
+
+
+def cancel_login(request: HttpRequest) -> None:
+    held = request.session.pop(state.PENDING_SESSION_KEY, None)
+    if isinstance(held, dict):
+        challenge = find_challenge(held.get("id"), held.get("secret"), ChallengePurpose.LOGIN)
+        if challenge is not None:
+            LoginChallenge.objects.filter(pk=challenge.pk, status=ChallengeStatus.PENDING).update(
+                status=ChallengeStatus.CANCELLED, completed_at=timezone.now()
+            )
+
+
+@dataclass(frozen=True)
+class Completion:
+    redirect_url: str
+    trust_token: str | None = None
+
+
+def complete_web_login(
+    request: HttpRequest, pending: PendingLogin, *, trust_browser: bool = False
+) -> Completion:
+    """Log in after the second step: the session key rotates, counters reset."""
+    user, challenge = pending.user, pending.challenge
+    user_state = state.load_user_state(user.pk)
+    _login_session(request, user, challenge.backend, user_state, verified=True)
+    token = None
+    if trust_browser and app_settings.TRUSTED_BROWSER_DAYS and pending.profile:
+        token = _trust_browser(user, pending.profile, ClientInfo.from_request(request))
+    return Completion(safe_next_url(request, challenge.next_url), token)
+
+
+def _trusted_browser_matches(request: HttpRequest, user: Any, version: int) -> bool:
+    token = request.COOKIES.get(TRUST_COOKIE_NAME)
+    if not token or len(token) > 100:
+        return False
+    now = timezone.now()
+    updated = TrustedBrowser.objects.filter(
+        user=user,
+        token_digest=salted_hmac(_TRUST_SALT, token, algorithm="sha256").hexdigest(),
+        profile_version=version,
+        revoked_at__isnull=True,
+        expires_at__gt=now,
+    ).update(last_used_at=now)
+    return updated == 1
+
+
+def _trust_browser(user: Any, profile: TwoFactorProfile, client: ClientInfo) -> str:
+    token = secrets.token_urlsafe(32)
+    TrustedBrowser.objects.create(
+        user=user,
+        token_digest=salted_hmac(_TRUST_SALT, token, algorithm="sha256").hexdigest(),
+        profile_version=profile.version,
+        label=client.user_agent[:200],
+        ip_address=client.ip,
+        expires_at=timezone.now() + dt.timedelta(days=app_settings.TRUSTED_BROWSER_DAYS),
+    )
+    record(EventType.BROWSER_TRUSTED, user=user, client=client)
+    return token
+
+
+def revoke_trusted_browser(user: Any, browser_id: Any, client: ClientInfo) -> bool:
+    revoked = TrustedBrowser.objects.filter(
+        user=user, pk=browser_id, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    if revoked:
+        record(EventType.BROWSER_REVOKED, user=user, client=client)
+    return bool(revoked)
+
+
+# -- sending codes --------------------------------------------------------------------------
+
+
+def send_code(
+    pending: PendingLogin, channel: str, client: ClientInfo, *, locale: str | None = None
+) -> SendResult:
+    """Send a code by SMS or voice for this attempt (cooldown and quotas apply).
+
+    A resend replaces the attempt's previous code and never resets the
+    failure counts.
+    """
+    if channel not in pending.methods or channel not in (Method.SMS, Method.CALL):
+        raise MethodNotAvailable()
+    throttling.raise_if_locked(pending.profile, timezone.now())
+    return _deliver_code(
+        pending.challenge,
+        pending.profile,
+        pending.profile.as_recipient(),
+        Channel(channel),
+        client,
+        locale=locale,
+    )
+
+
+def _deliver_code(
+    challenge: LoginChallenge,
+    profile: TwoFactorProfile,
+    recipient: Recipient,
+    channel: Channel,
+    client: ClientInfo,
+    *,
+    locale: str | None = None,
+) -> SendResult:
+    provider = get_provider()
+    provider.ensure_channel(channel)
+    now = timezone.now()
+    previous = throttling.start_cooldown(profile.pk, now)
+    try:
+        reservation = throttling.reserve(
+            throttling.send_rules(profile.user_id, recipient.phone, client.ip, channel.value), now
+        )
+    except Throttled:
+        throttling.cancel_cooldown(profile.pk, now, previous)
+        raise
+    try:
+        result = provider.send_code(recipient, channel, locale=locale)
+    except ProviderError as err:
+        reservation.release()
+        throttling.cancel_cooldown(profile.pk, now, previous)
+        record(
+            EventType.PROVIDER_ERROR,
+            user=profile.user,
+            client=client,
+            method=channel.value,
+            error=type(err).__name__,
+        )
+        raise
+    LoginChallenge.objects.filter(pk=challenge.pk).update(
+        code_channel=channel.value, code_reference=result.reference, code_sent_at=now
+    )
+    challenge.code_channel, challenge.code_reference = channel.value, result.reference
+    challenge.code_sent_at = now
+    record(EventType.CODE_SENT, user=profile.user, client=client, method=channel.value)
+    signals.code_sent.send(sender=__name__, user=profile.user, request=None, channel=channel.value)
+    return result
+
+
+# -- push -------------------------------------------------------------------------------------
+
+
+def start_push(pending: PendingLogin, client: ClientInfo) -> str:
+    """Ask the user's app to approve this attempt; returns the push reference."""
+    if Method.PUSH not in pending.methods:
+        raise MethodNotAvailable()
+    throttling.raise_if_locked(pending.profile, timezone.now())
+    reservation = throttling.reserve(throttling.push_rules(pending.user.pk))
+    provider = get_provider()
+    issuer = app_settings.ISSUER_NAME or _("this site")
+    try:
+        push = provider.start_push(
+            pending.profile.as_recipient(),
+            message=_("Log in to %(site)s?") % {"site": issuer},
+            details={_("From"): client.ip or _("unknown"), _("Browser"): client.user_agent[:80]},
+        )
+    except ProviderError:
+        reservation.release()
+        raise
+    LoginChallenge.objects.filter(pk=pending.challenge.pk).update(
+        push_reference=push.reference, push_status=PushStatus.PENDING.value
+    )
+    pending.challenge.push_reference = push.reference
+    pending.challenge.push_status = PushStatus.PENDING.value
+    record(EventType.PUSH_SENT, user=pending.user, client=client, method=Method.PUSH)
+    return push.reference
+
+
+def push_outcome(pending: PendingLogin, client: ClientInfo) -> PushStatus:
+    """The push's state; on approval the attempt is finished (exactly once).
+
+    Reads the status a signed callback stored, or asks the provider.
+    """
+    challenge = pending.challenge
+    if not challenge.push_reference:
+        raise MethodNotAvailable()
+    status = PushStatus(challenge.push_status or PushStatus.PENDING.value)
+    if status is PushStatus.PENDING:
+        status = get_provider().push_status(challenge.push_reference)
+        _store_push_status(challenge, status)
+    if status is PushStatus.APPROVED:
+        if not _finish(challenge, Method.PUSH):
+            raise LoginRestart()
+        _succeeded(pending, Method.PUSH, client)
+    elif status in (PushStatus.DENIED, PushStatus.EXPIRED):
+        _push_failed_once(pending, status, client)
+    return status
+
+
+def _store_push_status(challenge: LoginChallenge, status: PushStatus) -> None:
+    LoginChallenge.objects.filter(pk=challenge.pk, push_reference=challenge.push_reference).update(
+        push_status=status.value
+    )
+    challenge.push_status = status.value
+
+
+def _push_failed_once(pending: PendingLogin, status: PushStatus, client: ClientInfo) -> None:
+    # Count a denial as one failure, however often the page polls afterwards.
+    claimed = LoginChallenge.objects.filter(
+        pk=pending.challenge.pk, push_reference=pending.challenge.push_reference
+    ).update(push_reference="")
+    if claimed and status is PushStatus.DENIED:
+        charge = throttling.charge_account_attempt(pending.profile.pk, allow_when_locked=True)
+        _record_failure(pending, Method.PUSH, client, charge)
+
+
+def apply_push_callback(reference: str, status: PushStatus) -> bool:
+    """Store a push answer from a signed provider callback; True if it matched an attempt.
+
+    Only the attempt that started this push can be completed by it.
+    """
+    if status not in (PushStatus.APPROVED, PushStatus.DENIED) or not reference:
+        return False
+    updated = (
+        LoginChallenge.objects.open()
+        .filter(push_reference=reference, push_status=PushStatus.PENDING.value)
+        .update(push_status=status.value)
+    )
+    return updated == 1
+
+
+# -- verifying codes ---------------------------------------------------------------------------
+
+
+def verify_code(pending: PendingLogin, method: str, code: Any, client: ClientInfo) -> None:
+    """Check a code for this attempt and finish it, or raise.
+
+    Throttles are charged before the code is checked and given back when the
+    provider fails, so an outage never counts against the user and concurrent
+    guesses cannot exceed the limits.
+    """
+    if method not in pending.methods:
+        raise MethodNotAvailable()
+    if method == Method.RECOVERY:
+        return _verify_recovery(pending, code, client)
+    code = _clean_code(code)
+    if method in (Method.SMS, Method.CALL) and not pending.challenge.code_reference:
+        raise InvalidInput(_("Ask for a code first."))
+    recipient = pending.profile.as_recipient()
+    reference = pending.challenge.code_reference if method != Method.TOTP else ""
+    _checked(
+        pending,
+        method,
+        client,
+        lambda: get_provider().check_code(recipient, code, reference=reference),
+    )
+    return None
+
+
+def _clean_code(code: Any) -> str:
+    if isinstance(code, str):
+        code = code.strip().replace(" ", "")
+    if not isinstance(code, str) or not _CODE_PATTERN.fullmatch(code):
+        raise InvalidTokenFormat()
+    return code
+
+
+@dataclass
+class _Charges:
+    ip: throttling.Reservation | None = None
+    account: throttling.AccountCharge | None = None
+    challenge_charged: bool = False
+
+    def refund(self, challenge: LoginChallenge) -> None:
+        if self.ip:
+            self.ip.release()
+        if self.account:
+            throttling.refund_account_attempt(self.account)
+        if self.challenge_charged:
+            LoginChallenge.objects.filter(pk=challenge.pk, failures__gt=0).update(
+                failures=F("failures") - 1
+            )
+
+
+def _charge(pending: PendingLogin, client: ClientInfo, *, recovery_code: bool) -> _Charges:
+    charges = _Charges()
+    if client.ip:
+        charges.ip = throttling.reserve([(throttling.ip_failure_rule(), client.ip)])
+    try:
+        if recovery_code:
+            throttling.reserve([(throttling.recovery_failure_rule(), str(pending.user.pk))])
+        charges.account = throttling.charge_account_attempt(
+            pending.profile.pk, allow_when_locked=recovery_code
+        )
+        charges.challenge_charged = _charge_challenge(pending.challenge)
+    except Authy2FAError:
+        charges.refund(pending.challenge)
+        raise
+    return charges
+
+
+def _charge_challenge(challenge: LoginChallenge) -> bool:
+    limit = app_settings.THROTTLE["PENDING_LOGIN_MAX_FAILURES"]
+    charged = LoginChallenge.objects.filter(
+        pk=challenge.pk, status=ChallengeStatus.PENDING, failures__lt=limit
+    ).update(failures=F("failures") + 1)
+    if not charged:
+        _fail(challenge)
+        raise LoginRestart(_("Too many wrong codes. Please sign in again."))
+    return True
+
+
+def _checked(pending: PendingLogin, method: str, client: ClientInfo, check) -> None:
+    charges = _charge(pending, client, recovery_code=method == Method.RECOVERY)
+    try:
+        ok = check()
+    except (ProviderError, CodeExpired):
+        charges.refund(pending.challenge)
+        raise
+    if ok and _finish(pending.challenge, method):
+        charges.ip and charges.ip.release()
+        _succeeded(pending, method, client)
+        return
+    if ok:  # correct, but another request finished this attempt first
+        charges.refund(pending.challenge)
+        raise LoginRestart()
+    _record_failure(pending, method, client, charges.account)
+    _raise_invalid(pending)
+
+
+def _raise_invalid(pending: PendingLogin) -> None:
+    limit = app_settings.THROTTLE["PENDING_LOGIN_MAX_FAILURES"]
+    failures = (
+        LoginChallenge.objects.filter(pk=pending.challenge.pk)
+        .values_list("failures", flat=True)
+        .first()
+    )
+    if failures is None or failures >= limit:
+        _fail(pending.challenge)
+        raise LoginRestart(_("Too many wrong codes. Please sign in again."))
+    raise InvalidCode(attempts_left=limit - failures)
+
+
+def _verify_recovery(pending: PendingLogin, code: Any, client: ClientInfo) -> None:
+    if not recovery.looks_like_recovery_code(code):
+        raise InvalidTokenFormat(_("Enter a recovery code like ABCD-EFGH-JKMN-PQRS."))
+
+    def consume_and_finish() -> bool:
+        with transaction.atomic():
+            if not recovery.consume(pending.user, code):
+                return False
+            if not _finish(pending.challenge, Method.RECOVERY):
+                transaction.set_rollback(True)  # keep the code for a live attempt
+                raise LoginRestart()
+            return True
+
+    _checked_recovery(pending, client, consume_and_finish)
+
+
+def _checked_recovery(pending: PendingLogin, client: ClientInfo, consume_and_finish) -> None:
+    charges = _charge(pending, client, recovery_code=True)
+    try:
+        ok = consume_and_finish()
+    except LoginRestart:
+        charges.refund(pending.challenge)
+        raise
+    if ok:
+        charges.ip and charges.ip.release()
+        _succeeded(pending, Method.RECOVERY, client)
+        left = recovery.remaining(pending.user)
+        record(EventType.RECOVERY_USED, user=pending.user, client=client, remaining=left)
+        signals.recovery_code_used.send(
+            sender=__name__, user=pending.user, request=None, remaining=left
+        )
+        return
+    _record_failure(pending, Method.RECOVERY, client, charges.account)
+    _raise_invalid(pending)
+
+
+def _succeeded(pending: PendingLogin, method: str, client: ClientInfo) -> None:
+    throttling.reset_account_failures(pending.profile.pk)
+    record(EventType.LOGIN_VERIFIED, user=pending.user, client=client, method=method)
+    signals.second_factor_verified.send(
+        sender=__name__, user=pending.user, request=None, method=method
+    )
+
+
+def _record_failure(
+    pending: PendingLogin, method: str, client: ClientInfo, charge: throttling.AccountCharge | None
+) -> None:
+    user = pending.user
+    count = charge.count if charge else 0
+    record(EventType.CODE_FAILED, user=user, client=client, method=method, failures=count)
+    signals.second_factor_failed.send(
+        sender=__name__, user=user, request=None, method=method, failure_count=count
+    )
+    user_login_failed.send(
+        sender=__name__,
+        credentials={get_user_model().USERNAME_FIELD: user.get_username()},
+        request=None,
+    )
+    if charge and (charge.locked or charge.hard_locked):
+        record(EventType.LOCKED, user=user, client=client, hard=charge.hard_locked)
+        signals.account_locked.send(
+            sender=__name__, user=user, request=None, hard=charge.hard_locked
+        )
+
+
+# -- enrollment and management -------------------------------------------------------------
+
+
+def get_or_create_profile(user: Any) -> TwoFactorProfile:
+    profile, _created = TwoFactorProfile.objects.get_or_create(user=user)
+    return profile
+
+
+def start_phone_enrollment(
+    user: Any, raw_phone: Any, channel: str, client: ClientInfo, *, purpose_challenge=None
+) -> tuple[LoginChallenge, str | None, SendResult]:
+    """Register a phone with the provider and send a code to confirm it.
+
+    The phone is not the user's until the code comes back
+    (:func:`confirm_phone`). ``purpose_challenge`` is a pending login (forced
+    enrollment) to carry the enrollment; otherwise a new enrollment attempt is
+    created and its secret returned.
+    """
+    phone = parse_phone(raw_phone)
+    provider = get_provider()
+    if not provider.supports(channel) or channel not in (Method.SMS, Method.CALL):
+        raise UnsupportedChannel()
+    profile = get_or_create_profile(user)
+    recipient = Recipient(phone=phone.e164, email=getattr(user, "email", "") or "")
+    provider_user_id = provider.enroll(recipient) if provider.needs_enrollment else None
+    secret = None
+    challenge = purpose_challenge
+    if challenge is None:
+        challenge, secret = create_challenge(user, purpose=ChallengePurpose.ENROLL, client=client)
+    LoginChallenge.objects.filter(pk=challenge.pk).update(
+        new_phone_number=phone.e164, new_provider_user_id=provider_user_id or ""
+    )
+    challenge.new_phone_number = phone.e164
+    challenge.new_provider_user_id = provider_user_id or ""
+    recipient = Recipient(
+        phone=phone.e164, provider_user_id=provider_user_id, email=recipient.email
+    )
+    result = _deliver_code(challenge, profile, recipient, Channel(channel), client)
+    return challenge, secret, result
+
+
+def confirm_phone(
+    user: Any, challenge: LoginChallenge, code: Any, client: ClientInfo
+) -> list[str] | None:
+    """Check the code sent to the new phone; on success the phone becomes the user's.
+
+    Returns fresh recovery codes when this enabled 2FA (show them once), else None.
+    """
+    if not challenge.new_phone_number or not challenge.code_reference:
+        raise InvalidInput(_("Ask for a code first."))
+    code = _clean_code(code)
+    profile = get_or_create_profile(user)
+    pending = PendingLogin(challenge=challenge, user=user, profile=profile)
+    recipient = Recipient(
+        phone=challenge.new_phone_number,
+        provider_user_id=challenge.new_provider_user_id or None,
+    )
+    charges = _charge(pending, client, recovery_code=False)
+    try:
+        ok = get_provider().check_code(recipient, code, reference=challenge.code_reference)
+    except (ProviderError, CodeExpired):
+        charges.refund(challenge)
+        raise
+    if not ok:
+        _record_failure(pending, challenge.code_channel, client, charges.account)
+        _raise_invalid(pending)
+    if not _finish(challenge, challenge.code_channel):
+        charges.refund(challenge)
+        raise LoginRestart()
+    charges.ip and charges.ip.release()
+    throttling.reset_account_failures(profile.pk)
+    return _bind_phone(user, profile, challenge, client)
+
+
+def _bind_phone(
+    user: Any, profile: TwoFactorProfile, challenge: LoginChallenge, client: ClientInfo
+) -> list[str] | None:
+    was_enabled = profile.is_enabled
+    old_recipient = profile.as_recipient()
+    now = timezone.now()
+    with transaction.atomic():
+        TwoFactorProfile.objects.filter(pk=profile.pk).update(
+            phone_number=challenge.new_phone_number,
+            authy_id=challenge.new_provider_user_id or None,
+            phone_confirmed_at=now,
+            enabled_at=profile.enabled_at or now,
+            default_method=profile.default_method or challenge.code_channel,
+            version=F("version") + 1,
+        )
+        codes = None if was_enabled else recovery.replace_codes(user)
+        state.publish_user_state(user.pk)
+    profile.refresh_from_db()
+    event = EventType.PHONE_CHANGED if was_enabled else EventType.ENROLLED
+    record(
+        event, user=user, client=client, method=challenge.code_channel, phone=profile.masked_phone
+    )
+    signals.second_factor_enrolled.send(
+        sender=__name__, user=user, request=None, method=challenge.code_channel
+    )
+    if (
+        was_enabled
+        and old_recipient.provider_user_id
+        and (old_recipient.provider_user_id != profile.authy_id)
+    ):
+        _forget_at_provider(old_recipient)
+    return codes
+
+
+def _forget_at_provider(recipient: Recipient) -> None:
+    # The provider forgets unused users anyway; never block the user's change.
+    with contextlib.suppress(ProviderError):
+        get_provider().remove(recipient)
+
+
+def regenerate_recovery_codes(user: Any, client: ClientInfo) -> list[str]:
+    """Void the old set and return a new one (show it once)."""
+    codes = recovery.replace_codes(user)
+    record(EventType.RECOVERY_REGENERATED, user=user, client=client)
+    return codes
+
+
+def check_password(user: Any, password: Any) -> None:
+    if not isinstance(password, str) or not user.check_password(password):
+        raise PasswordRequired(_("That password is not right."))
+
+
+def step_up(
+    request_user: Any,
+    password: Any,
+    method: str,
+    code: Any,
+    client: ClientInfo,
+    challenge: LoginChallenge,
+) -> None:
+    """Confirm a sensitive change with the password and a current second factor."""
+    check_password(request_user, password)
+    pending = _pending_for(challenge)
+    verify_code(pending, method, code, client)
+
+
+def disable(user: Any, client: ClientInfo, *, actor: Any = None) -> None:
+    """Turn 2FA off: phone, recovery codes and trusted browsers go; sessions re-check."""
+    profile = TwoFactorProfile.objects.filter(user=user).first()
+    if profile is None:
+        return
+    recipient = profile.as_recipient()
+    with transaction.atomic():
+        TwoFactorProfile.objects.filter(pk=profile.pk).update(
+            phone_number="",
+            authy_id=None,
+            enabled_at=None,
+            phone_confirmed_at=None,
+            default_method="",
+            failure_count=0,
+            locked_until=None,
+            hard_locked_at=None,
+            version=F("version") + 1,
+        )
+        recovery.RecoveryCode.objects.filter(user=user).delete()
+        TrustedBrowser.objects.filter(user=user, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        state.publish_user_state(user.pk)
+    event = EventType.RESET if actor is not None and actor != user else EventType.DISABLED
+    record(event, user=user, client=client, actor=actor)
+    signals.second_factor_disabled.send(sender=__name__, user=user, request=None, actor=actor)
+    if recipient.provider_user_id:
+        _forget_at_provider(recipient)
+
+
+def unlock(user: Any, client: ClientInfo, *, actor: Any) -> None:
+    profile = TwoFactorProfile.objects.filter(user=user).first()
+    if profile is None:
+        return
+    throttling.reset_account_failures(profile.pk)
+    record(EventType.UNLOCKED, user=user, client=client, actor=actor)
+
+
+def refresh_session_mark(request: HttpRequest) -> None:
+    """After the user changed their own 2FA, keep this session verified at the new version."""
+    user_state = state.load_user_state(request.user.pk)
+    state.mark_session(request.session, request.user, version=user_state.version, verified=True)

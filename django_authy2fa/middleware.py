@@ -1,0 +1,163 @@
+"""The fail-closed middleware.
+
+Place it right after ``AuthenticationMiddleware``. For every request it
+decides lazily, when a view first looks at ``request.user``:
+
+* a session that passed the second step at the user's current 2FA version,
+  or that belongs to a user who needs no second step, keeps its user;
+* any other authenticated session — whatever view called ``login()``: the
+  admin's login, a password-reset auto-login, a third-party view — loses its
+  login and becomes a pending attempt; every view sees ``AnonymousUser``.
+
+The steady state costs no database query: the session says at which version
+it was verified, and the user's current version comes from the cache
+(:mod:`django_authy2fa.state`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.contrib.auth import BACKEND_SESSION_KEY, user_logged_in
+from django.contrib.auth.models import AnonymousUser
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import NoReverseMatch, reverse
+from django.utils.functional import SimpleLazyObject
+from django.utils.http import urlencode
+
+from . import flows, state
+from .backends import VERIFIED_ATTRIBUTE
+
+_LOGIN_SEEN = "_authy2fa_login_seen"
+
+
+@receiver(user_logged_in, dispatch_uid="django_authy2fa.middleware.login_seen")
+def _remember_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if request is not None:
+        setattr(request, _LOGIN_SEEN, user)
+
+
+def _admin_login_path() -> str | None:
+    try:
+        return reverse("admin:login")
+    except NoReverseMatch:
+        return None
+
+
+class TwoFactorMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self._async:
+            return self.__acall__(request)
+        redirect = self._wrap(request)
+        if redirect is not None:
+            return redirect
+        response = self.get_response(request)
+        self._after_login(request)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        redirect = await sync_to_async(self._wrap)(request)
+        if redirect is not None:
+            return redirect
+        response = await self.get_response(request)
+        await sync_to_async(self._after_login)(request)
+        return response
+
+    # -- request phase -------------------------------------------------------------------
+
+    def _wrap(self, request: HttpRequest) -> HttpResponse | None:
+        if not hasattr(request, "user"):
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                "django_authy2fa.middleware.TwoFactorMiddleware must come after "
+                "django.contrib.auth.middleware.AuthenticationMiddleware in MIDDLEWARE."
+            )
+        original_user = request.user
+        request.user = SimpleLazyObject(lambda: _resolve(request, original_user))
+        original_auser = getattr(request, "auser", None)
+        if original_auser is not None:
+            request.auser = _async_user(request, original_auser)
+        return self._redirect_login_pages(request)
+
+    @staticmethod
+    def _redirect_login_pages(request: HttpRequest) -> HttpResponse | None:
+        """Send a pending attempt from the admin's login page to the second step.
+
+        Without this, the admin shows its password form again to a user who
+        just entered the right password, and they loop.
+        """
+        if state.PENDING_SESSION_KEY not in request.session:
+            return None
+        admin_login = _admin_login_path()
+        if admin_login is None or request.path != admin_login:
+            return None
+        target = reverse("authy2fa:verify")
+        next_url = request.GET.get("next")
+        if next_url:
+            target += "?" + urlencode({"next": next_url})
+        return HttpResponseRedirect(target)
+
+    # -- response phase ------------------------------------------------------------------
+
+    @staticmethod
+    def _after_login(request: HttpRequest) -> None:
+        """A view called ``login()``: demote it now, before the session is saved."""
+        user = getattr(request, _LOGIN_SEEN, None)
+        if user is None:
+            return
+        verified_version = getattr(user, VERIFIED_ATTRIBUTE, None)
+        if verified_version is not None:  # both factors passed in TwoFactorBackend
+            state.mark_session(request.session, user, version=verified_version, verified=True)
+        if not _session_may_keep(request, user):
+            next_url = request.POST.get("next") or request.GET.get("next") or ""
+            flows.demote_session(
+                request, user, request.session.get(BACKEND_SESSION_KEY, ""), next_url
+            )
+            request.user = AnonymousUser()
+
+
+def _async_user(request: HttpRequest, original_auser: Callable[[], Awaitable[Any]]):
+    async def auser() -> Any:
+        user = await original_auser()
+        return await sync_to_async(_resolve)(request, user)
+
+    return auser
+
+
+def _resolve(request: HttpRequest, user: Any) -> Any:
+    """The user every view sees: the real one, or ``AnonymousUser`` (fail closed)."""
+    if not getattr(user, "is_authenticated", False):
+        return user
+    if _session_may_keep(request, user):
+        return user
+    flows.demote_session(request, user, request.session.get(BACKEND_SESSION_KEY, ""))
+    return AnonymousUser()
+
+
+def _session_may_keep(request: HttpRequest, user: Any) -> bool:
+    """True when this session passed the second step, or the user needs none."""
+    user_state = state.load_user_state(user.pk)
+    mark = state.session_mark(request.session)
+    current = bool(
+        mark and mark.get("user") == str(user.pk) and mark.get("version") == user_state.version
+    )
+    if current and mark.get("verified"):
+        return True
+    if flows.needs_second_step(user, user_state):
+        return False
+    if not current:
+        state.mark_session(request.session, user, version=user_state.version, verified=False)
+    return True

@@ -1,0 +1,332 @@
+"""Throttles that hold under concurrency: stored in the database, counted atomically.
+
+Two mechanisms:
+
+* :func:`reserve` counts one event under several fixed-window rules at once
+  (sends per user, per phone, per IP; wrong codes per IP). Each count is a
+  conditional ``UPDATE ... WHERE count < limit``; the database applies it
+  atomically, so N concurrent requests can never pass a limit of N-1. If any
+  rule is full, the whole reservation rolls back.
+* :func:`charge_account_attempt` charges a user's consecutive-failure counter
+  *before* a code is checked, under a row lock. Charging first is what makes
+  "lock after 10" exact when 50 guesses arrive at once: the 11th finds the lock.
+  A correct code or a provider outage gives the charge back.
+
+Keys are keyed digests, so the table never holds a raw IP or phone number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from .conf import app_settings
+from .exceptions import Throttled
+from .models import ThrottleWindow, TwoFactorProfile
+
+_KEY_SALT = "django_authy2fa.throttling.key"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """At most ``limit`` events per ``window`` seconds; optionally block ``block`` seconds."""
+
+    scope: str
+    limit: int
+    window: int
+    block: int = 0
+
+
+@dataclass(frozen=True)
+class _Slot:
+    rule: Rule
+    key: str
+    window_start: dt.datetime
+
+
+@dataclass
+class Reservation:
+    """Counts taken by :func:`reserve`; :meth:`release` gives them back."""
+
+    slots: list[_Slot] = field(default_factory=list)
+
+    def release(self) -> None:
+        for slot in self.slots:
+            rows = ThrottleWindow.objects.filter(
+                scope=slot.rule.scope, key=slot.key, window_start=slot.window_start, count__gt=0
+            )
+            rows.update(count=F("count") - 1)
+            if slot.rule.block:
+                rows.filter(count__lt=slot.rule.limit).update(blocked_until=None)
+        self.slots.clear()
+
+
+class AccountLocked(Throttled):
+    """The user's second step is locked after too many wrong codes."""
+
+    default_message = "Too many wrong codes. This account's second step is locked for now."
+
+    def __init__(self, message: str | None = None, retry_after: int | None = None, *, hard: bool):
+        self.hard = hard
+        if hard and message is None:
+            message = (
+                "Too many wrong codes. Use a recovery code, or ask an administrator to unlock "
+                "your account."
+            )
+        super().__init__(message, retry_after)
+
+
+def hashed_key(*parts: object) -> str:
+    """A keyed digest of the identifying parts (IP, phone, user id)."""
+    return salted_hmac(_KEY_SALT, "|".join(str(p) for p in parts), algorithm="sha256").hexdigest()
+
+
+def _window_start(now: dt.datetime, seconds: int) -> dt.datetime:
+    epoch = int(now.timestamp())
+    return dt.datetime.fromtimestamp(epoch - epoch % seconds, tz=dt.timezone.utc)
+
+
+def _seconds_until(moment: dt.datetime, now: dt.datetime) -> int:
+    return max(int((moment - now).total_seconds()) + 1, 1)
+
+
+def reserve(entries: list[tuple[Rule, str]], now: dt.datetime | None = None) -> Reservation:
+    """Count one event under every (rule, key) pair, or under none.
+
+    Raises :class:`Throttled` (with ``retry_after``) when a rule is full or
+    its key is blocked.
+    """
+    now = now or timezone.now()
+    slots = [
+        _Slot(rule, hashed_key(rule.scope, key), _window_start(now, rule.window))
+        for rule, key in entries
+    ]
+    # A fixed order of row locks keeps concurrent reservations from deadlocking.
+    slots.sort(key=lambda slot: (slot.rule.scope, slot.key))
+    with transaction.atomic():
+        for slot in slots:
+            _take(slot, now)
+    return Reservation(slots)
+
+
+def _take(slot: _Slot, now: dt.datetime) -> None:
+    rule = slot.rule
+    if rule.block:
+        blocked = (
+            ThrottleWindow.objects.filter(scope=rule.scope, key=slot.key, blocked_until__gt=now)
+            .values_list("blocked_until", flat=True)
+            .first()
+        )
+        if blocked:
+            raise Throttled(retry_after=_seconds_until(blocked, now))
+    ThrottleWindow.objects.bulk_create(
+        [ThrottleWindow(scope=rule.scope, key=slot.key, window_start=slot.window_start)],
+        ignore_conflicts=True,
+    )
+    row = ThrottleWindow.objects.filter(
+        scope=rule.scope, key=slot.key, window_start=slot.window_start
+    )
+    if not row.filter(count__lt=rule.limit).update(count=F("count") + 1):
+        window_end = slot.window_start + dt.timedelta(seconds=rule.window)
+        raise Throttled(retry_after=_seconds_until(window_end, now))
+    if rule.block:
+        row.filter(count__gte=rule.limit).update(
+            blocked_until=now + dt.timedelta(seconds=rule.block)
+        )
+
+
+def purge_expired(now: dt.datetime | None = None, keep_seconds: int = 2 * 86400) -> int:
+    """Delete windows older than the longest rule; returns how many rows went."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=keep_seconds)
+    deleted, _ = (
+        ThrottleWindow.objects.filter(window_start__lt=cutoff)
+        .exclude(blocked_until__gt=now)
+        .delete()
+    )
+    return deleted
+
+
+# -- the app's rules -----------------------------------------------------------------------
+
+
+def _limits() -> dict[str, int]:
+    return app_settings.THROTTLE
+
+
+def send_rules(user_id: object, phone: str, ip: str | None, channel: str) -> list[tuple[Rule, str]]:
+    """Quotas on SMS and voice sends (security model S2-S4)."""
+    limits = _limits()
+    hour, day = 3600, 86400
+    entries = [
+        (Rule("send_user_hour", limits["SENDS_PER_HOUR"], hour), str(user_id)),
+        (Rule("send_user_day", limits["SENDS_PER_DAY"], day), str(user_id)),
+        (Rule("send_phone_hour", limits["PHONE_SENDS_PER_HOUR"], hour), phone),
+        (Rule("send_phone_day", limits["PHONE_SENDS_PER_DAY"], day), phone),
+    ]
+    if channel == "call":
+        entries.append((Rule("call_user_day", limits["CALLS_PER_DAY"], day), str(user_id)))
+    if ip:
+        entries += [
+            (Rule("send_ip_hour", limits["IP_SENDS_PER_HOUR"], hour), ip),
+            (Rule("send_ip_day", limits["IP_SENDS_PER_DAY"], day), ip),
+        ]
+    return entries
+
+
+def push_rules(user_id: object) -> list[tuple[Rule, str]]:
+    limits = _limits()
+    return [
+        (Rule("push_user_10min", limits["PUSHES_PER_TEN_MINUTES"], 600), str(user_id)),
+        (Rule("push_user_day", limits["PUSHES_PER_DAY"], 86400), str(user_id)),
+    ]
+
+
+def ip_failure_rule() -> Rule:
+    """Wrong codes from one client IP, across all accounts (L5)."""
+    limits = _limits()
+    return Rule(
+        "fail_ip",
+        limits["IP_MAX_FAILURES"],
+        limits["IP_WINDOW_SECONDS"],
+        limits["IP_BLOCK_SECONDS"],
+    )
+
+
+def recovery_failure_rule() -> Rule:
+    """Wrong recovery codes per account per day (L6)."""
+    return Rule("fail_recovery_day", 5, 86400)
+
+
+# -- cooldown --------------------------------------------------------------------------------
+
+
+def start_cooldown(profile_id: int, now: dt.datetime | None = None) -> dt.datetime | None:
+    """Claim the send slot for a user; raise :class:`Throttled` during the cooldown.
+
+    Returns the previous send time so that :func:`cancel_cooldown` can restore it.
+    """
+    now = now or timezone.now()
+    seconds = _limits()["SEND_COOLDOWN_SECONDS"]
+    with transaction.atomic():
+        profile = (
+            TwoFactorProfile.objects.select_for_update()
+            .only("last_code_sent_at")
+            .get(pk=profile_id)
+        )
+        previous = profile.last_code_sent_at
+        if previous and previous > now - dt.timedelta(seconds=seconds):
+            ready = previous + dt.timedelta(seconds=seconds)
+            raise Throttled(
+                "Please wait before asking for another code.", _seconds_until(ready, now)
+            )
+        TwoFactorProfile.objects.filter(pk=profile_id).update(last_code_sent_at=now)
+    return previous
+
+
+def cancel_cooldown(profile_id: int, claimed_at: dt.datetime, previous: dt.datetime | None) -> None:
+    """Give the send slot back after a failed delivery (only if still ours)."""
+    TwoFactorProfile.objects.filter(pk=profile_id, last_code_sent_at=claimed_at).update(
+        last_code_sent_at=previous
+    )
+
+
+# -- consecutive failures per account (L2-L4) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountCharge:
+    """One attempt charged to an account; see :func:`charge_account_attempt`."""
+
+    profile_id: int
+    count: int
+    locked: bool
+    hard_locked: bool
+
+
+def charge_account_attempt(
+    profile_id: int, *, allow_when_locked: bool = False, now: dt.datetime | None = None
+) -> AccountCharge:
+    """Count an attempt as a failure before checking it; raise if the account is locked.
+
+    ``allow_when_locked`` is for recovery codes, which still work (with their
+    own daily limit) when codes are locked, so a user can always get back in.
+    """
+    now = now or timezone.now()
+    limits = _limits()
+    with transaction.atomic():
+        profile = TwoFactorProfile.objects.select_for_update().get(pk=profile_id)
+        if not allow_when_locked:
+            raise_if_locked(profile, now)
+        profile.failure_count += 1
+        profile.last_failure_at = now
+        locked = profile.failure_count == limits["ACCOUNT_LOCK_AFTER"]
+        hard = profile.failure_count == limits["ACCOUNT_HARD_LOCK_AFTER"]
+        if locked:
+            profile.locked_until = now + dt.timedelta(seconds=limits["ACCOUNT_LOCK_SECONDS"])
+        if hard:
+            profile.hard_locked_at = now
+        profile.save(
+            update_fields=["failure_count", "last_failure_at", "locked_until", "hard_locked_at"]
+        )
+    return AccountCharge(profile_id, profile.failure_count, locked, hard)
+
+
+def raise_if_locked(profile: TwoFactorProfile, now: dt.datetime) -> None:
+    if profile.hard_locked_at is not None:
+        raise AccountLocked(hard=True)
+    if profile.locked_until is not None and profile.locked_until > now:
+        raise AccountLocked(retry_after=_seconds_until(profile.locked_until, now), hard=False)
+
+
+def refund_account_attempt(charge: AccountCharge) -> None:
+    """Undo a charge: the provider failed, so the attempt was not the user's failure."""
+    with transaction.atomic():
+        profile = TwoFactorProfile.objects.select_for_update().get(pk=charge.profile_id)
+        if profile.failure_count == 0:
+            return
+        profile.failure_count -= 1
+        if charge.locked:
+            profile.locked_until = None
+        if charge.hard_locked:
+            profile.hard_locked_at = None
+        profile.save(update_fields=["failure_count", "locked_until", "hard_locked_at"])
+
+
+def reset_account_failures(profile_id: int) -> None:
+    """After a complete login: forget failures and locks (the only reset, L4)."""
+    TwoFactorProfile.objects.filter(pk=profile_id).update(
+        failure_count=0, last_failure_at=None, locked_until=None, hard_locked_at=None
+    )
+
+
+# -- client IP ---------------------------------------------------------------------------------
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's IP: ``REMOTE_ADDR``, or the entry our trusted proxies appended.
+
+    With ``TRUSTED_PROXY_COUNT = n``, the n-th address from the right of
+    ``X-Forwarded-For`` is the one the outermost trusted proxy saw; anything
+    to its left was written by the client and is ignored.
+    """
+    proxies = app_settings.TRUSTED_PROXY_COUNT
+    candidate = request.META.get("REMOTE_ADDR", "")
+    if proxies:
+        forwarded = [
+            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        ]
+        forwarded = [part for part in forwarded if part]
+        if len(forwarded) >= proxies:
+            candidate = forwarded[-proxies]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None

@@ -1,0 +1,570 @@
+"""Pages of the second step. Thin: parse input, call a flow, show the outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+
+from . import flows, recovery
+from .audit import ClientInfo
+from .conf import app_settings
+from .exceptions import (
+    Authy2FAError,
+    CodeExpired,
+    InvalidInput,
+    InvalidPhoneNumber,
+    ProviderError,
+    Throttled,
+)
+from .forms import CodeForm, ConfirmForm, PhoneForm, SendForm, StepUpForm
+from .models import AuditEvent, ChallengePurpose, Method, TrustedBrowser, TwoFactorProfile
+from .providers import PushStatus, get_provider
+
+ENROLL_SESSION_KEY = "_authy2fa_enroll"
+STEP_UP_SESSION_KEY = "_authy2fa_step_up"
+STEP_UP_UNTIL_KEY = "_authy2fa_step_up_until"
+STEP_UP_SECONDS = 300
+
+protected = [never_cache, sensitive_post_parameters("password", "code")]
+
+
+def _status_for(error: Authy2FAError) -> int:
+    if isinstance(error, Throttled):
+        return 429
+    if isinstance(error, ProviderError):
+        return 503
+    return 400
+
+
+def _error_response(request: HttpRequest, template: str, context: dict, error: Authy2FAError):
+    response = render(
+        request, template, {**context, "error": error.message}, status=_status_for(error)
+    )
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _restart(request: HttpRequest, message: str | None = None) -> HttpResponse:
+    flows.cancel_login(request)
+    messages.error(request, message or _("Your sign-in expired. Please enter your password again."))
+    return redirect("authy2fa:login")
+
+
+# -- password step --------------------------------------------------------------------------
+
+
+@method_decorator([*protected, csrf_protect], name="dispatch")
+class LoginView(View):
+    template_name = "django_authy2fa/login.html"
+    form_class = AuthenticationForm
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request, self.form_class(request))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = self.form_class(request, data=request.POST)
+        if not form.is_valid():
+            return self._render(request, form, status=400)
+        user = form.get_user()
+        next_url = request.POST.get("next") or request.GET.get("next") or ""
+        result = flows.begin_login(request, user, backend=user.backend, next_url=next_url)
+        if result.logged_in:
+            return HttpResponseRedirect(result.redirect_url)
+        if result.pending.needs_enrollment:
+            return redirect("authy2fa:enroll")
+        return redirect("authy2fa:verify")
+
+    def _render(self, request: HttpRequest, form: Any, status: int = 200) -> HttpResponse:
+        next_url = request.POST.get("next") or request.GET.get("next") or ""
+        context = {"form": form, "next": flows.safe_next_url(request, next_url) if next_url else ""}
+        return render(request, self.template_name, context, status=status)
+
+
+# -- second step ----------------------------------------------------------------------------
+
+
+class PendingView(View):
+    """Base for pages that serve a login attempt waiting for its second step."""
+
+    pending: flows.PendingLogin
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        pending = flows.get_pending(request)
+        if pending is None:
+            return _restart(request)
+        self.pending = pending
+        self.client = ClientInfo.from_request(request)
+        return super().dispatch(request, *args, **kwargs)
+
+
+@method_decorator(protected, name="dispatch")
+class VerifyView(PendingView):
+    template_name = "django_authy2fa/verify.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if self.pending.needs_enrollment:
+            return redirect("authy2fa:enroll")
+        method = request.GET.get("method") or flows.default_method(self.pending)
+        return render(request, self.template_name, self._context(method))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = CodeForm(request.POST)
+        if not form.is_valid():
+            error = InvalidInput(_("Enter the code."))
+            return _error_response(request, self.template_name, self._context(""), error)
+        method = form.cleaned_data["method"]
+        try:
+            flows.verify_code(self.pending, method, form.cleaned_data["code"], self.client)
+        except flows.LoginRestart as err:
+            return _restart(request, err.message)
+        except CodeExpired as err:
+            return _error_response(request, self.template_name, self._context(method), err)
+        except Authy2FAError as err:
+            return _error_response(request, self.template_name, self._context(method), err)
+        completion = flows.complete_web_login(
+            request, self.pending, trust_browser=form.cleaned_data["trust_browser"]
+        )
+        return _completed(request, completion)
+
+    def _context(self, method: str) -> dict[str, Any]:
+        pending = self.pending
+        method = method if method in pending.methods else flows.default_method(pending)
+        return {
+            "pending": pending,
+            "method": method,
+            "methods": pending.methods,
+            "method_labels": dict(Method.choices),
+            "masked_phone": pending.masked_phone,
+            "code_sent": bool(pending.challenge.code_sent_at),
+            "cooldown": _cooldown_left(pending.profile),
+            "push_started": bool(pending.challenge.push_reference),
+            "trust_days": app_settings.TRUSTED_BROWSER_DAYS,
+            "form": CodeForm(initial={"method": method}),
+        }
+
+
+def _cooldown_left(profile: TwoFactorProfile | None) -> int:
+    if profile is None or profile.last_code_sent_at is None:
+        return 0
+    seconds = app_settings.THROTTLE["SEND_COOLDOWN_SECONDS"]
+    ready = profile.last_code_sent_at + dt.timedelta(seconds=seconds)
+    return max(int((ready - timezone.now()).total_seconds()), 0)
+
+
+def _completed(request: HttpRequest, completion: flows.Completion) -> HttpResponse:
+    response = HttpResponseRedirect(completion.redirect_url)
+    if completion.trust_token:
+        response.set_cookie(
+            flows.TRUST_COOKIE_NAME,
+            completion.trust_token,
+            max_age=app_settings.TRUSTED_BROWSER_DAYS * 86400,
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
+
+
+@method_decorator(protected, name="dispatch")
+class SendCodeView(PendingView):
+    """POST only: sending costs money and reaches a phone, so never on a GET."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = SendForm(request.POST)
+        channel = form.cleaned_data["channel"] if form.is_valid() else ""
+        try:
+            result = flows.send_code(self.pending, channel, self.client)
+        except Authy2FAError as err:
+            messages.error(request, err.message)
+            return _verify_redirect(channel, status=_status_for(err))
+        if result.ignored:
+            messages.info(request, _("Open the Authy app on your phone to find your code."))
+        else:
+            messages.success(
+                request, _("We sent a code to %(phone)s.") % {"phone": result.destination}
+            )
+        return _verify_redirect(channel)
+
+
+def _verify_redirect(method: str, status: int = 302) -> HttpResponse:
+    url = reverse("authy2fa:verify")
+    if method:
+        url += f"?method={method}"
+    response = HttpResponseRedirect(url)
+    if status != 302:
+        # Keep the redirect (the page shows the message) but let scripts see the cause.
+        response["X-Authy2FA-Status"] = str(status)
+    return response
+
+
+@method_decorator(protected, name="dispatch")
+class PushStartView(PendingView):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            flows.start_push(self.pending, self.client)
+        except Authy2FAError as err:
+            messages.error(request, err.message)
+        return _verify_redirect(Method.PUSH)
+
+
+@method_decorator(protected, name="dispatch")
+class PushStatusView(PendingView):
+    """Polled by the waiting page; completes the login when the push was approved."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        try:
+            status = flows.push_outcome(self.pending, self.client)
+        except flows.LoginRestart:
+            return JsonResponse({"status": "restart", "redirect": reverse("authy2fa:login")})
+        except Authy2FAError as err:
+            return JsonResponse(
+                {"status": "error", "message": err.message}, status=_status_for(err)
+            )
+        body: dict[str, Any] = {"status": status.value}
+        if status is PushStatus.APPROVED:
+            completion = flows.complete_web_login(request, self.pending)
+            body["redirect"] = completion.redirect_url
+        return JsonResponse(body)
+
+
+@method_decorator([never_cache, csrf_protect], name="dispatch")
+class CancelView(View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        flows.cancel_login(request)
+        return redirect("authy2fa:login")
+
+
+@method_decorator([csrf_exempt, never_cache], name="dispatch")
+class AuthyCallbackView(View):
+    """OneTouch callback. Authy signs it; unsigned or altered calls change nothing."""
+
+    http_method_names = ["get", "post"]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        client = getattr(get_provider(), "client", None)
+        if client is None or not hasattr(client, "validate_callback_signature"):
+            raise Http404
+        params = self._params(request)
+        valid = params is not None and client.validate_callback_signature(
+            url=request.build_absolute_uri(request.path),
+            method=request.method,
+            params=params,
+            nonce=request.headers.get("X-Authy-Signature-Nonce", ""),
+            signature=request.headers.get("X-Authy-Signature", ""),
+            max_age=300,
+        )
+        if not valid:
+            return JsonResponse({"ok": False}, status=403)
+        return JsonResponse({"ok": flows.apply_push_callback(*self._answer(params))})
+
+    @staticmethod
+    def _params(request: HttpRequest) -> Any:
+        if request.method == "GET":
+            return request.GET
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    @staticmethod
+    def _answer(params: Any) -> tuple[str, PushStatus]:
+        uuid = params.get("uuid", "")
+        try:
+            status = PushStatus(params.get("status", ""))
+        except ValueError:
+            status = PushStatus.PENDING
+        return (uuid if isinstance(uuid, str) else ""), status
+
+
+# -- enrollment and management ------------------------------------------------------------
+
+
+def _enrolling(request: HttpRequest) -> tuple[Any, flows.PendingLogin | None] | None:
+    """Who is enrolling: a signed-in user, or a login attempt that must enroll first."""
+    if request.user.is_authenticated:
+        return request.user, None
+    pending = flows.get_pending(request)
+    if pending is not None and pending.needs_enrollment:
+        return pending.user, pending
+    return None
+
+
+def _has_fresh_step_up(request: HttpRequest) -> bool:
+    until = request.session.get(STEP_UP_UNTIL_KEY)
+    return isinstance(until, (int, float)) and until > timezone.now().timestamp()
+
+
+@method_decorator(protected, name="dispatch")
+class EnrollView(View):
+    template_name = "django_authy2fa/enroll.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        who = _enrolling(request)
+        if who is None:
+            return _restart(request)
+        self.user, self.pending = who
+        profile = TwoFactorProfile.objects.filter(user=self.user).first()
+        if profile is not None and profile.is_enabled and not _has_fresh_step_up(request):
+            # Changing the phone binds a new authenticator: prove the current one first.
+            return redirect(f"{reverse('authy2fa:step_up')}?next={reverse('authy2fa:enroll')}")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, self.template_name, {"form": PhoneForm(), "pending": self.pending})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = PhoneForm(request.POST)
+        if not form.is_valid():
+            return render(request, self.template_name, {"form": form}, status=400)
+        try:
+            challenge, secret, result = flows.start_phone_enrollment(
+                self.user,
+                form.cleaned_data["phone"],
+                form.cleaned_data["channel"],
+                ClientInfo.from_request(request),
+                purpose_challenge=self.pending.challenge if self.pending else None,
+            )
+        except InvalidPhoneNumber as err:
+            form.add_error("phone", err.message)
+            return render(request, self.template_name, {"form": form}, status=400)
+        except Authy2FAError as err:
+            return _error_response(request, self.template_name, {"form": form}, err)
+        if secret is not None:
+            request.session[ENROLL_SESSION_KEY] = {"id": str(challenge.pk), "secret": secret}
+        messages.success(request, _("We sent a code to %(phone)s.") % {"phone": result.destination})
+        return redirect("authy2fa:enroll_confirm")
+
+
+@method_decorator(protected, name="dispatch")
+class EnrollConfirmView(View):
+    template_name = "django_authy2fa/enroll_confirm.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        who = _enrolling(request)
+        if who is None:
+            return _restart(request)
+        self.user, self.pending = who
+        self.challenge = self._challenge(request)
+        if self.challenge is None:
+            messages.error(request, _("Enter your phone number again."))
+            return redirect("authy2fa:enroll")
+        return super().dispatch(request, *args, **kwargs)
+
+    def _challenge(self, request: HttpRequest):
+        if self.pending is not None:
+            return self.pending.challenge if self.pending.challenge.new_phone_number else None
+        held = request.session.get(ENROLL_SESSION_KEY) or {}
+        return flows.find_challenge(held.get("id"), held.get("secret"), ChallengePurpose.ENROLL)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, self.template_name, {"form": ConfirmForm()})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = ConfirmForm(request.POST)
+        client = ClientInfo.from_request(request)
+        try:
+            codes = flows.confirm_phone(self.user, self.challenge, request.POST.get("code"), client)
+        except flows.LoginRestart as err:
+            return _restart(request, err.message)
+        except Authy2FAError as err:
+            return _error_response(request, self.template_name, {"form": form}, err)
+        request.session.pop(ENROLL_SESSION_KEY, None)
+        request.session.pop(STEP_UP_UNTIL_KEY, None)
+        if self.pending is not None:
+            completion = flows.complete_web_login(request, self.pending)
+            next_url = completion.redirect_url
+        else:
+            flows.refresh_session_mark(request)
+            next_url = reverse("authy2fa:manage")
+        if codes:
+            return _show_recovery_codes(request, codes, next_url)
+        messages.success(request, _("Your phone number was changed."))
+        return HttpResponseRedirect(next_url)
+
+
+def _show_recovery_codes(request: HttpRequest, codes: list[str], next_url: str) -> HttpResponse:
+    # Shown in this response only; never stored anywhere in clear.
+    response = render(
+        request, "django_authy2fa/recovery_codes.html", {"codes": codes, "next_url": next_url}
+    )
+    return response
+
+
+@method_decorator([*protected, login_required], name="dispatch")
+class ManageView(View):
+    template_name = "django_authy2fa/manage.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        profile = TwoFactorProfile.objects.filter(user=user).first()
+        context = {
+            "profile": profile,
+            "enabled": bool(profile and profile.is_enabled),
+            "required": flows.policy_requires(user),
+            "recovery_left": recovery.remaining(user),
+            "browsers": [
+                b
+                for b in TrustedBrowser.objects.filter(user=user).order_by("-created_at")[:20]
+                if b.is_active()
+            ],
+            "events": AuditEvent.objects.filter(user=user)[:20],
+        }
+        return render(request, self.template_name, context)
+
+
+@method_decorator([*protected, login_required], name="dispatch")
+class RegenerateRecoveryCodesView(View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        profile = TwoFactorProfile.objects.filter(user=request.user).first()
+        if profile is None or not profile.is_enabled:
+            return redirect("authy2fa:manage")
+        codes = flows.regenerate_recovery_codes(request.user, ClientInfo.from_request(request))
+        return _show_recovery_codes(request, codes, reverse("authy2fa:manage"))
+
+
+@method_decorator([*protected, login_required], name="dispatch")
+class RevokeBrowserView(View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, browser_id: int) -> HttpResponse:
+        if flows.revoke_trusted_browser(request.user, browser_id, ClientInfo.from_request(request)):
+            messages.success(request, _("That browser is no longer trusted."))
+        return redirect("authy2fa:manage")
+
+
+@method_decorator([*protected, login_required], name="dispatch")
+class StepUpView(View):
+    """Password and a current second factor, before changing the phone or disabling 2FA."""
+
+    template_name = "django_authy2fa/step_up.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.client = ClientInfo.from_request(request)
+        self.pending = self._pending(request)
+        if self.pending is None or not self.pending.methods:
+            return redirect("authy2fa:manage")
+        return super().dispatch(request, *args, **kwargs)
+
+    def _pending(self, request: HttpRequest) -> flows.PendingLogin | None:
+        held = request.session.get(STEP_UP_SESSION_KEY) or {}
+        challenge = flows.find_challenge(
+            held.get("id"), held.get("secret"), ChallengePurpose.STEP_UP
+        )
+        if challenge is None:
+            challenge, secret = flows.create_challenge(
+                request.user, purpose=ChallengePurpose.STEP_UP, client=self.client
+            )
+            request.session[STEP_UP_SESSION_KEY] = {"id": str(challenge.pk), "secret": secret}
+        return flows._pending_for(challenge)
+
+    def _context(self, form: Any) -> dict[str, Any]:
+        return {
+            "form": form,
+            "pending": self.pending,
+            "methods": self.pending.methods,
+            "method_labels": dict(Method.choices),
+            "next": self._next(),
+        }
+
+    def _next(self) -> str:
+        allowed = {reverse("authy2fa:enroll"), reverse("authy2fa:disable")}
+        candidate = self.request.GET.get("next") or self.request.POST.get("next")
+        return candidate if candidate in allowed else reverse("authy2fa:manage")
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = StepUpForm(initial={"method": flows.default_method(self.pending)})
+        return render(request, self.template_name, self._context(form))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if "send" in request.POST:
+            return self._send(request)
+        form = StepUpForm(request.POST)
+        if not form.is_valid():
+            return render(request, self.template_name, self._context(form), status=400)
+        data = form.cleaned_data
+        try:
+            flows.step_up(
+                request.user,
+                data["password"],
+                data["method"],
+                data["code"],
+                self.client,
+                self.pending.challenge,
+            )
+        except flows.LoginRestart as err:
+            request.session.pop(STEP_UP_SESSION_KEY, None)
+            messages.error(request, err.message)
+            return redirect("authy2fa:manage")
+        except Authy2FAError as err:
+            return _error_response(request, self.template_name, self._context(form), err)
+        request.session.pop(STEP_UP_SESSION_KEY, None)
+        request.session[STEP_UP_UNTIL_KEY] = timezone.now().timestamp() + STEP_UP_SECONDS
+        return HttpResponseRedirect(self._next())
+
+    def _send(self, request: HttpRequest) -> HttpResponse:
+        channel = request.POST.get("send", "")
+        try:
+            result = flows.send_code(self.pending, channel, self.client)
+            messages.success(
+                request, _("We sent a code to %(phone)s.") % {"phone": result.destination}
+            )
+        except Authy2FAError as err:
+            messages.error(request, err.message)
+        return HttpResponseRedirect(f"{reverse('authy2fa:step_up')}?next={self._next()}")
+
+
+@method_decorator([*protected, login_required], name="dispatch")
+class DisableView(View):
+    template_name = "django_authy2fa/disable.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if flows.policy_requires(request.user):
+            messages.error(request, _("Two-factor authentication is required for your account."))
+            return redirect("authy2fa:manage")
+        if not _has_fresh_step_up(request):
+            return redirect(f"{reverse('authy2fa:step_up')}?next={reverse('authy2fa:disable')}")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, self.template_name)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        flows.disable(request.user, ClientInfo.from_request(request), actor=request.user)
+        request.session.pop(STEP_UP_UNTIL_KEY, None)
+        flows.refresh_session_mark(request)
+        messages.success(request, _("Two-factor authentication is off."))
+        return redirect("authy2fa:manage")
