@@ -76,3 +76,51 @@ def _check_provider_environment(provider_class: type) -> list[checks.CheckMessag
             )
         ]
     return []
+
+
+MIDDLEWARE_PATH = "django_authy2fa.middleware.TwoFactorMiddleware"
+AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+@checks.register(checks.Tags.security)
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E004: the middleware is installed; E005: it comes after AuthenticationMiddleware."""
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    if MIDDLEWARE_PATH not in middleware:
+        return [
+            checks.Error(
+                f"'{MIDDLEWARE_PATH}' is not in MIDDLEWARE: logins made outside the app's "
+                "pages (the admin, password reset) would skip the second step.",
+                hint=f"Add it right after '{AUTH_MIDDLEWARE_PATH}'.",
+                id="authy2fa.E004",
+            )
+        ]
+    if AUTH_MIDDLEWARE_PATH not in middleware or middleware.index(
+        AUTH_MIDDLEWARE_PATH
+    ) > middleware.index(MIDDLEWARE_PATH):
+        return [
+            checks.Error(
+                f"'{MIDDLEWARE_PATH}' must come after '{AUTH_MIDDLEWARE_PATH}' in MIDDLEWARE.",
+                id="authy2fa.E005",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.security)
+def check_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W003: a per-process cache delays 2FA changes across app servers."""
+    from django.core.cache import caches
+
+    backend = type(caches["default"]).__module__
+    if settings.DEBUG or "locmem" not in backend and "dummy" not in backend:
+        return []
+    return [
+        checks.Warning(
+            "The default cache is per-process; with several app servers a 2FA change "
+            "(enabled, disabled, phone changed) reaches the others only when their entry "
+            "expires.",
+            hint="Use a shared cache (Redis, Memcached or the database cache) in production.",
+            id="authy2fa.W003",
+        )
+    ]

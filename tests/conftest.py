@@ -1,11 +1,13 @@
 import pytest
+from django.core.cache import cache
 
 from django_authy2fa.providers import locmem, reset_provider
 
 
 @pytest.fixture(autouse=True)
 def _fresh_provider():
-    """Every test starts with an empty outbox and a newly built provider."""
+    """Every test starts with an empty outbox, a newly built provider and an empty cache."""
+    cache.clear()
     locmem.reset()
     reset_provider()
     yield

@@ -2,7 +2,7 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
-from django_authy2fa.checks import check_settings
+from django_authy2fa.checks import check_cache, check_middleware, check_settings
 
 
 def ids(messages):
@@ -11,6 +11,25 @@ def ids(messages):
 
 def test_test_settings_only_warn_about_the_test_provider():
     assert ids(check_settings()) == ["authy2fa.W002"]
+    assert check_middleware() == []
+
+
+def test_missing_middleware_is_e004(settings):
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "authy2fa" not in m]
+    assert ids(check_middleware()) == ["authy2fa.E004"]
+
+
+def test_middleware_before_authentication_is_e005(settings):
+    ours = "django_authy2fa.middleware.TwoFactorMiddleware"
+    settings.MIDDLEWARE = [ours, *[m for m in settings.MIDDLEWARE if m != ours]]
+    assert ids(check_middleware()) == ["authy2fa.E005"]
+
+
+def test_per_process_cache_warns_outside_debug(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert ids(check_cache()) == ["authy2fa.W003"]
+    settings.DEBUG = True
+    assert check_cache() == []
 
 
 @override_settings(DEBUG=True)

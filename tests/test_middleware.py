@@ -1,0 +1,163 @@
+"""The fail-closed middleware: what a verified, pending or plain session sees, and its cost."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+
+from django_authy2fa import state
+from django_authy2fa.models import TwoFactorProfile
+
+from .helpers import VERIFY_URL, Browser, make_user
+
+pytestmark = pytest.mark.django_db
+
+WITHOUT_APP = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+
+def _queries_for(client, path="/protected/"):
+    client.get(path)  # warm: first request after login may write the session
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_verified_request_costs_no_extra_query():
+    make_user("alice")
+    browser = Browser()
+    browser.full_login()
+    with_app = _queries_for(browser)
+
+    make_user("plain", enabled=False)
+    plain = Client()
+    plain.force_login(get_user_model().objects.get(username="plain"))
+    with override_settings(MIDDLEWARE=WITHOUT_APP):
+        without_app = _queries_for(plain)
+    assert with_app == without_app
+
+
+def test_user_without_2fa_costs_no_extra_query_either():
+    bob = make_user("bob", enabled=False)
+    client = Client()
+    client.force_login(bob)
+    with_app = _queries_for(client)
+    with override_settings(MIDDLEWARE=WITHOUT_APP):
+        without_app = _queries_for(client)
+    assert with_app == without_app
+
+
+def test_cold_cache_reads_the_database_once_then_not_again():
+    make_user("alice")
+    browser = Browser()
+    browser.full_login()
+    from django.core.cache import cache
+
+    cache.clear()
+    browser.get("/protected/")
+    warm = _queries_for(browser)
+    cache.clear()
+    with CaptureQueriesContext(connection) as cold:
+        browser.get("/protected/")
+    assert len(cold) == warm + 1
+
+
+def test_force_login_of_a_2fa_user_is_demoted():
+    alice = make_user("alice")
+    client = Client()
+    client.force_login(alice)  # a session made without the second step
+    response = client.get("/protected/")
+    assert response.status_code == 302
+    assert client.get(VERIFY_URL).status_code == 200
+
+
+def test_2fa_change_in_another_session_demotes_this_one():
+    alice = make_user("alice")
+    browser = Browser()
+    browser.full_login()
+    assert browser.get("/protected/").status_code == 200
+    TwoFactorProfile.objects.get(user=alice).bump_version()
+    state.publish_user_state(alice.pk)
+    assert browser.get("/protected/").status_code == 302
+
+
+@override_settings(
+    AUTHY2FA={
+        "PROVIDER": "django_authy2fa.providers.locmem.LocmemProvider",
+        "REQUIRED_FOR": "staff",
+    }
+)
+def test_staff_without_2fa_must_enroll_and_reach_nothing_else():
+    make_user("root", enabled=False, staff=True)
+    browser = Browser()
+    response = browser.password_step("root", next_url="/admin/")
+    assert response["Location"] == "/account/2fa/enroll/"
+    for path in ("/admin/", "/protected/", "/account/2fa/manage/"):
+        assert browser.get(path).status_code == 302
+    assert browser.get("/account/2fa/enroll/").status_code == 200
+
+
+@override_settings(
+    AUTHY2FA={
+        "PROVIDER": "django_authy2fa.providers.locmem.LocmemProvider",
+        "REQUIRED_FOR": "staff",
+    }
+)
+def test_staff_admin_login_without_2fa_goes_to_enrollment_without_loop():
+    make_user("root", enabled=False, staff=True)
+    browser = Browser()
+    browser.get("/admin/login/")
+    browser.submit(
+        "/admin/login/",
+        {"username": "root", "password": "correct horse battery staple", "next": "/admin/"},
+    )
+    admin = browser.get("/admin/")
+    assert admin.status_code == 302
+    to_second_step = browser.get(admin["Location"])
+    assert to_second_step["Location"].startswith(VERIFY_URL)
+    assert browser.get(to_second_step["Location"])["Location"] == "/account/2fa/enroll/"
+
+
+@override_settings(
+    AUTHY2FA={
+        "PROVIDER": "django_authy2fa.providers.locmem.LocmemProvider",
+        "REQUIRED_FOR": "tests.policies.everyone_but_bob",
+    }
+)
+def test_required_for_callable_policy():
+    make_user("bob", enabled=False)
+    make_user("carol", enabled=False)
+    assert Browser().password_step("bob")["Location"] == "/protected/"
+    assert Browser().password_step("carol")["Location"] == "/account/2fa/enroll/"
+
+
+async def _async_get(client, path):
+    return await client.get(path)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_view_sees_anonymous_for_pending_and_user_when_verified():
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    alice = make_user("alice")
+    client = AsyncClient()
+    client.force_login(alice)
+    pending = async_to_sync(_async_get)(client, "/protected-async/")
+    assert pending.status_code == 401
+
+    browser = Browser()
+    browser.full_login()
+    verified = AsyncClient()
+    verified.cookies = browser.cookies
+    response = async_to_sync(_async_get)(verified, "/protected-async/")
+    assert response.status_code == 200
+    assert response.content == b"async secret page of alice"
