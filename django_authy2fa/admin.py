@@ -14,7 +14,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import TwoFactorProfile
+from . import flows
+from .audit import ClientInfo
+from .models import AuditEvent, TwoFactorProfile
 
 
 def user_search_fields(prefix: str = "user__") -> list[str]:
@@ -39,7 +41,7 @@ class TwoFactorProfileAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     search_fields = user_search_fields()
-    actions = ("unlock_profiles",)
+    actions = ("unlock_profiles", "reset_profiles")
     fieldsets = (
         (None, {"fields": ("user", "masked_phone", "authy_id", "default_method")}),
         (_("State"), {"fields": ("enabled_at", "phone_confirmed_at", "version")}),
@@ -86,11 +88,61 @@ class TwoFactorProfileAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Unlock selected profiles and reset their failure counts"))
     def unlock_profiles(self, request: HttpRequest, queryset: QuerySet[TwoFactorProfile]) -> None:
-        count = queryset.update(
-            failure_count=0, last_failure_at=None, locked_until=None, hard_locked_at=None
-        )
+        client = ClientInfo.from_request(request)
+        profiles = list(queryset.select_related("user"))
+        for profile in profiles:
+            flows.unlock(profile.user, client, actor=request.user)
+        count = len(profiles)
         self.message_user(
             request,
             ngettext("Unlocked %d profile.", "Unlocked %d profiles.", count) % count,
             messages.SUCCESS,
         )
+
+    @admin.action(description=_("Reset two-factor authentication of selected users"))
+    def reset_profiles(self, request: HttpRequest, queryset: QuerySet[TwoFactorProfile]) -> None:
+        client = ClientInfo.from_request(request)
+        profiles = list(queryset.select_related("user"))
+        for profile in profiles:
+            flows.disable(profile.user, client, actor=request.user)
+        count = len(profiles)
+        self.message_user(
+            request,
+            ngettext(
+                "Reset two-factor authentication of %d user.",
+                "Reset two-factor authentication of %d users.",
+                count,
+            )
+            % count,
+            messages.SUCCESS,
+        )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Security events: read-only, so the record cannot be edited after the fact."""
+
+    list_display = ("created_at", "user", "event", "method", "ip_address", "actor")
+    list_filter = ("event", "method")
+    list_select_related = ("user", "actor")
+    search_fields = user_search_fields()
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "created_at",
+        "user",
+        "event",
+        "method",
+        "ip_address",
+        "user_agent",
+        "details",
+        "actor",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False

@@ -113,7 +113,7 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
     from django.core.cache import caches
 
     backend = type(caches["default"]).__module__
-    if settings.DEBUG or "locmem" not in backend and "dummy" not in backend:
+    if settings.DEBUG or ("locmem" not in backend and "dummy" not in backend):
         return []
     return [
         checks.Warning(

@@ -53,3 +53,44 @@ def test_unlock_action_resets_counters(admin_client, profile):
     assert response.status_code == 200
     profile.refresh_from_db()
     assert (profile.failure_count, profile.hard_locked_at, profile.locked_until) == (0, None, None)
+
+
+def test_unlock_is_audited_with_the_admin_as_actor(admin_client, admin_user, profile):
+    from django_authy2fa.models import AuditEvent
+
+    admin_client.post(
+        reverse("admin:django_authy2fa_twofactorprofile_changelist"),
+        {"action": "unlock_profiles", "_selected_action": [profile.pk]},
+    )
+    event = AuditEvent.objects.get(event="unlocked")
+    assert (event.user, event.actor) == (profile.user, admin_user)
+
+
+def test_reset_action_turns_2fa_off_and_is_audited(admin_client, admin_user, profile):
+    from django_authy2fa.models import AuditEvent
+
+    admin_client.post(
+        reverse("admin:django_authy2fa_twofactorprofile_changelist"),
+        {"action": "reset_profiles", "_selected_action": [profile.pk]},
+    )
+    profile.refresh_from_db()
+    assert not profile.is_enabled
+    assert profile.phone_number == ""
+    event = AuditEvent.objects.get(event="reset")
+    assert (event.user, event.actor) == (profile.user, admin_user)
+
+
+def test_security_events_are_read_only_in_admin(admin_client, profile):
+    from django_authy2fa.models import AuditEvent
+
+    event = AuditEvent.objects.create(
+        user=profile.user, event="code_failed", details={"failures": 1}
+    )
+    changelist = admin_client.get(reverse("admin:django_authy2fa_auditevent_changelist"))
+    assert changelist.status_code == 200
+    assert admin_client.get(reverse("admin:django_authy2fa_auditevent_add")).status_code == 403
+    delete = admin_client.post(
+        reverse("admin:django_authy2fa_auditevent_delete", args=[event.pk]), {"post": "yes"}
+    )
+    assert delete.status_code == 403
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
