@@ -48,6 +48,10 @@ THROTTLE_DEFAULTS: dict[str, int] = {
     "PHONE_SENDS_PER_DAY": 10,
     "IP_SENDS_PER_HOUR": 10,
     "IP_SENDS_PER_DAY": 50,
+    # Password step (counted for unknown usernames too, so answers do not differ)
+    "PASSWORD_FAILURES_PER_USERNAME": 10,
+    "PASSWORD_FAILURES_PER_IP": 50,
+    "PASSWORD_WINDOW_SECONDS": 15 * 60,
     # Push
     "PUSHES_PER_TEN_MINUTES": 3,
     "PUSHES_PER_DAY": 10,

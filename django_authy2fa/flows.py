@@ -266,6 +266,15 @@ def _resolve_default_redirect() -> str:
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
+def reserve_password_attempt(username: Any, client: ClientInfo) -> throttling.Reservation:
+    """Count a password attempt before checking it; release it when the password was right.
+
+    Raises :class:`Throttled` the same way whether or not the username exists.
+    """
+    name = username if isinstance(username, str) else ""
+    return throttling.reserve(throttling.password_rules(name, client.ip))
+
+
 @dataclass(frozen=True)
 class LoginResult:
     """What :func:`begin_login` did: logged in already, or a second step is needed."""

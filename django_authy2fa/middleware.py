@@ -16,14 +16,18 @@ it was verified, and the user's current version comes from the cache
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, user_logged_in
 from django.contrib.auth.models import AnonymousUser
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
@@ -40,11 +44,15 @@ def _remember_login(sender: Any, request: HttpRequest | None, user: Any, **kwarg
         setattr(request, _LOGIN_SEEN, user)
 
 
-def _admin_login_path() -> str | None:
-    try:
-        return reverse("admin:login")
-    except NoReverseMatch:
-        return None
+def _foreign_login_paths() -> set[str]:
+    """Password pages other than ours: the admin's, and the site's LOGIN_URL."""
+    paths = set()
+    with contextlib.suppress(NoReverseMatch):
+        paths.add(reverse("admin:login"))
+    with contextlib.suppress(NoReverseMatch):
+        paths.add(urlsplit(resolve_url(settings.LOGIN_URL)).path)
+    paths.discard(reverse("authy2fa:login"))
+    return paths
 
 
 class TwoFactorMiddleware:
@@ -94,15 +102,14 @@ class TwoFactorMiddleware:
 
     @staticmethod
     def _redirect_login_pages(request: HttpRequest) -> HttpResponse | None:
-        """Send a pending attempt from the admin's login page to the second step.
+        """Send a pending attempt from another password page to the second step.
 
-        Without this, the admin shows its password form again to a user who
-        just entered the right password, and they loop.
+        Without this, the admin (or the site's own login page) shows its
+        password form again to a user who just entered the right password.
         """
         if state.PENDING_SESSION_KEY not in request.session:
             return None
-        admin_login = _admin_login_path()
-        if admin_login is None or request.path != admin_login:
+        if request.path not in _foreign_login_paths():
             return None
         target = reverse("authy2fa:verify")
         next_url = request.GET.get("next")

@@ -200,6 +200,23 @@ def ip_failure_rule() -> Rule:
     )
 
 
+def password_rules(username: str, ip: str | None) -> list[tuple[Rule, str]]:
+    """Wrong passwords per submitted username (existing or not) and per IP (L7)."""
+    limits = _limits()
+    window = limits["PASSWORD_WINDOW_SECONDS"]
+    entries = [
+        (
+            Rule("password_username", limits["PASSWORD_FAILURES_PER_USERNAME"], window, window),
+            username.strip().casefold()[:150],
+        )
+    ]
+    if ip:
+        entries.append(
+            (Rule("password_ip", limits["PASSWORD_FAILURES_PER_IP"], window, window), ip)
+        )
+    return entries
+
+
 def recovery_failure_rule() -> Rule:
     """Wrong recovery codes per account per day (L6)."""
     return Rule("fail_recovery_day", 5, 86400)

@@ -86,8 +86,16 @@ class LoginView(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = self.form_class(request, data=request.POST)
+        client = ClientInfo.from_request(request)
+        try:
+            attempt = flows.reserve_password_attempt(request.POST.get("username"), client)
+        except Throttled as err:
+            response = self._render(request, form, status=429, error=err.message)
+            response["Retry-After"] = str(err.retry_after or 60)
+            return response
         if not form.is_valid():
             return self._render(request, form, status=400)
+        attempt.release()
         user = form.get_user()
         next_url = request.POST.get("next") or request.GET.get("next") or ""
         result = flows.begin_login(request, user, backend=user.backend, next_url=next_url)
@@ -97,9 +105,15 @@ class LoginView(View):
             return redirect("authy2fa:enroll")
         return redirect("authy2fa:verify")
 
-    def _render(self, request: HttpRequest, form: Any, status: int = 200) -> HttpResponse:
+    def _render(
+        self, request: HttpRequest, form: Any, status: int = 200, error: str = ""
+    ) -> HttpResponse:
         next_url = request.POST.get("next") or request.GET.get("next") or ""
-        context = {"form": form, "next": flows.safe_next_url(request, next_url) if next_url else ""}
+        context = {
+            "form": form,
+            "next": flows.safe_next_url(request, next_url) if next_url else "",
+            "error": error,
+        }
         return render(request, self.template_name, context, status=status)
 
 

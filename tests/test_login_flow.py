@@ -470,3 +470,32 @@ def test_trusted_browser_skips_the_second_step_until_revoked(alice, browser):
     fresh = Browser()
     fresh.cookies["authy2fa_trust"] = cookie.value
     assert fresh.password_step()["Location"] == VERIFY_URL
+
+
+def test_password_step_is_throttled_alike_for_known_and_unknown_users(alice):
+    with override_settings(
+        AUTHY2FA={
+            "PROVIDER": "django_authy2fa.providers.locmem.LocmemProvider",
+            "THROTTLE": {"PASSWORD_FAILURES_PER_USERNAME": 3},
+        }
+    ):
+        statuses = {}
+        for username in ("alice", "nobody"):
+            browser = Browser()
+            statuses[username] = [
+                browser.password_step(username, password="wrong").status_code for _ in range(4)
+            ]
+        assert statuses["alice"] == statuses["nobody"] == [400, 400, 400, 429]
+        # Even the right password waits out the block (the attacker may hold it).
+        assert Browser().password_step("alice").status_code == 429
+
+
+def test_right_password_does_not_use_up_the_password_quota(alice):
+    with override_settings(
+        AUTHY2FA={
+            "PROVIDER": "django_authy2fa.providers.locmem.LocmemProvider",
+            "THROTTLE": {"PASSWORD_FAILURES_PER_USERNAME": 2},
+        }
+    ):
+        for _ in range(4):
+            assert Browser().password_step().status_code == 302
