@@ -36,7 +36,6 @@ from .audit import ClientInfo, record
 from .conf import app_settings
 from .exceptions import (
     Authy2FAError,
-    CodeExpired,
     InvalidInput,
     InvalidTokenFormat,
     ProviderError,
@@ -607,12 +606,18 @@ def _clean_code(code: Any) -> str:
 @dataclass
 class _Charges:
     ip: throttling.Reservation | None = None
+    recovery: throttling.Reservation | None = None
     account: throttling.AccountCharge | None = None
     challenge_charged: bool = False
 
+    def release_rate_limits(self) -> None:
+        """A correct code is not a failure: give back the per-IP and recovery slots."""
+        for reservation in (self.ip, self.recovery):
+            if reservation:
+                reservation.release()
+
     def refund(self, challenge: LoginChallenge) -> None:
-        if self.ip:
-            self.ip.release()
+        self.release_rate_limits()
         if self.account:
             throttling.refund_account_attempt(self.account)
         if self.challenge_charged:
@@ -627,7 +632,9 @@ def _charge(pending: PendingLogin, client: ClientInfo, *, recovery_code: bool) -
         charges.ip = throttling.reserve([(throttling.ip_failure_rule(), client.ip)])
     try:
         if recovery_code:
-            throttling.reserve([(throttling.recovery_failure_rule(), str(pending.user.pk))])
+            charges.recovery = throttling.reserve(
+                [(throttling.recovery_failure_rule(), str(pending.user.pk))]
+            )
         charges.account = throttling.charge_account_attempt(
             pending.profile.pk, allow_when_locked=recovery_code
         )
@@ -653,11 +660,12 @@ def _checked(pending: PendingLogin, method: str, client: ClientInfo, check) -> N
     charges = _charge(pending, client, recovery_code=method == Method.RECOVERY)
     try:
         ok = check()
-    except (ProviderError, CodeExpired):
+    except BaseException:
+        # Provider trouble, an expired code or a bug: not the user's failure.
         charges.refund(pending.challenge)
         raise
     if ok and _finish(pending.challenge, method):
-        charges.ip and charges.ip.release()
+        charges.release_rate_limits()
         _succeeded(pending, method, client)
         return
     if ok:  # correct, but another request finished this attempt first
@@ -700,11 +708,11 @@ def _checked_recovery(pending: PendingLogin, client: ClientInfo, consume_and_fin
     charges = _charge(pending, client, recovery_code=True)
     try:
         ok = consume_and_finish()
-    except LoginRestart:
+    except BaseException:
         charges.refund(pending.challenge)
         raise
     if ok:
-        charges.ip and charges.ip.release()
+        charges.release_rate_limits()
         _succeeded(pending, Method.RECOVERY, client)
         left = recovery.remaining(pending.user)
         record(EventType.RECOVERY_USED, user=pending.user, client=client, remaining=left)
@@ -805,7 +813,7 @@ def confirm_phone(
     charges = _charge(pending, client, recovery_code=False)
     try:
         ok = get_provider().check_code(recipient, code, reference=challenge.code_reference)
-    except (ProviderError, CodeExpired):
+    except BaseException:
         charges.refund(challenge)
         raise
     if not ok:
@@ -814,7 +822,7 @@ def confirm_phone(
     if not _finish(challenge, challenge.code_channel):
         charges.refund(challenge)
         raise LoginRestart()
-    charges.ip and charges.ip.release()
+    charges.release_rate_limits()
     throttling.reset_account_failures(profile.pk)
     return _bind_phone(user, profile, challenge, client)
 
@@ -880,7 +888,9 @@ def step_up(
     challenge: LoginChallenge,
 ) -> None:
     """Confirm a sensitive change with the password and a current second factor."""
+    attempt = reserve_password_attempt(request_user.get_username(), client)
     check_password(request_user, password)
+    attempt.release()
     pending = _pending_for(challenge)
     verify_code(pending, method, code, client)
 

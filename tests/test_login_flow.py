@@ -499,3 +499,13 @@ def test_right_password_does_not_use_up_the_password_quota(alice):
     ):
         for _ in range(4):
             assert Browser().password_step().status_code == 302
+
+
+def test_recovery_successes_do_not_use_up_the_daily_recovery_limit(alice):
+    from django_authy2fa import recovery
+
+    codes = recovery.replace_codes(alice)
+    for code in codes[:7]:
+        browser = Browser()
+        browser.password_step()
+        assert browser.enter_code(code, method="recovery")["Location"] == "/protected/"
