@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Any
 
 from django.contrib import messages
@@ -185,7 +186,8 @@ def _cooldown_left(profile: TwoFactorProfile | None) -> int:
         return 0
     seconds = app_settings.THROTTLE["SEND_COOLDOWN_SECONDS"]
     ready = profile.last_code_sent_at + dt.timedelta(seconds=seconds)
-    return max(int((ready - timezone.now()).total_seconds()), 0)
+    # Round up: a countdown that ends early re-enables the button too soon.
+    return max(math.ceil((ready - timezone.now()).total_seconds()), 0)
 
 
 def _completed(request: HttpRequest, completion: flows.Completion) -> HttpResponse:

@@ -1,5 +1,8 @@
+"""Forms of the demo page. They parse input; the library's flows do the rest."""
+
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 
 from django_authy2fa.exceptions import InvalidPhoneNumber
@@ -9,11 +12,23 @@ from django_authy2fa.phone import PhoneNumber, parse_phone
 class RegisterForm(forms.Form):
     """The tutorial's left-hand form: account, password and phone in one step."""
 
-    username = forms.CharField(max_length=150)
-    email = forms.EmailField()
-    password = forms.CharField(widget=forms.PasswordInput, strip=False)
+    username = forms.CharField(
+        max_length=150,
+        validators=[UnicodeUsernameValidator()],
+        help_text="Letters, digits and @ . + - _ only.",
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     phone = forms.CharField(
-        max_length=32, help_text="Mobile number with country code, e.g. +1 415 555 0123"
+        label="Mobile phone",
+        max_length=32,
+        help_text="With the country code, e.g. +1 415 555 2671.",
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel", "type": "tel"}),
+    )
+    password = forms.CharField(
+        strip=False,
+        help_text="At least 8 characters; not a common password.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
     def clean_username(self) -> str:
@@ -30,17 +45,31 @@ class RegisterForm(forms.Form):
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        if "password" in cleaned:
+        password = cleaned.get("password")
+        if password:
             user = get_user_model()(
                 username=cleaned.get("username", ""), email=cleaned.get("email", "")
             )
-            password_validation.validate_password(cleaned["password"], user)
+            try:
+                password_validation.validate_password(password, user)
+            except ValidationError as err:
+                self.add_error("password", err)
         return cleaned
 
 
 class CodeForm(forms.Form):
     code = forms.CharField(
+        label="Code",
         max_length=10,
         min_length=6,
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+        help_text="The 6-digit code sent to your phone.",
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "pattern": "[0-9]*",
+                "spellcheck": "false",
+                "autofocus": True,
+            }
+        ),
     )

@@ -42,6 +42,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Right after AuthenticationMiddleware: a session that passed only the
+    # password step (whatever view logged it in) is treated as signed out.
+    "django_authy2fa.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -52,7 +55,9 @@ WSGI_APPLICATION = "example_project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Project-level templates come before every app's, so this folder can
+        # restyle the library's pages (django_authy2fa/base.html) for the demo.
+        "DIRS": [BASE_DIR / "example_project" / "templates_override"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -89,8 +94,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-LOGIN_URL = "demo"
-LOGIN_REDIRECT_URL = "demo"
+# The password step and the second step are the library's pages; the
+# backend also accepts an authenticator-app or recovery code for scripts.
+AUTHENTICATION_BACKENDS = ["django_authy2fa.backends.TwoFactorBackend"]
+LOGIN_URL = "authy2fa:login"
+LOGIN_REDIRECT_URL = "protected"
 
 # --- Security settings that matter outside development ---------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -116,11 +124,18 @@ _provider_options = {}
 if _provider == "authy":
     _provider_options = {"API_KEY": env.str("AUTHY_API_KEY", default="")}
 
+_throttle = {}
+if "AUTHY2FA_SEND_COOLDOWN_SECONDS" in env:
+    _throttle["SEND_COOLDOWN_SECONDS"] = env.int("AUTHY2FA_SEND_COOLDOWN_SECONDS")
+
 AUTHY2FA = {
     "PROVIDER": PROVIDER_ALIASES.get(_provider, _provider),
     "PROVIDER_OPTIONS": _provider_options,
+    # Staff (and so the admin) always need the second step; others once enrolled.
+    "REQUIRED_FOR": "staff",
     "PHONE_DEFAULT_REGION": env.str("AUTHY2FA_PHONE_DEFAULT_REGION", default="US"),
     "ISSUER_NAME": "django-authy2fa demo",
+    "THROTTLE": _throttle,
 }
 
 LOGGING = {

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -8,11 +8,13 @@ urlpatterns = [
     path("", views.demo, name="demo"),
     path("register/", views.register, name="demo-register"),
     path("register/confirm/", views.confirm_phone, name="demo-confirm"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="example_project/login.html"),
-        name="login",
-    ),
+    path("register/resend/", views.resend_code, name="demo-resend"),
+    path("register/cancel/", views.cancel_registration, name="demo-cancel"),
+    path("demo-phone/messages/", views.demo_phone, name="demo-phone"),
+    path("protected/", views.protected, name="protected"),
+    # Sign-in, the second step and the 2FA settings: the library's pages.
+    path("account/2fa/", include("django_authy2fa.urls")),
     path("logout/", auth_views.LogoutView.as_view(next_page="demo"), name="logout"),
+    # The admin keeps its own login; the middleware sends it through the second step.
     path("admin/", admin.site.urls),
 ]
