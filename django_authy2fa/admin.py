@@ -88,11 +88,7 @@ class TwoFactorProfileAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Unlock selected profiles and reset their failure counts"))
     def unlock_profiles(self, request: HttpRequest, queryset: QuerySet[TwoFactorProfile]) -> None:
-        client = ClientInfo.from_request(request)
-        profiles = list(queryset.select_related("user"))
-        for profile in profiles:
-            flows.unlock(profile.user, client, actor=request.user)
-        count = len(profiles)
+        count = self._for_each_user(request, queryset, flows.unlock)
         self.message_user(
             request,
             ngettext("Unlocked %d profile.", "Unlocked %d profiles.", count) % count,
@@ -101,21 +97,22 @@ class TwoFactorProfileAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Reset two-factor authentication of selected users"))
     def reset_profiles(self, request: HttpRequest, queryset: QuerySet[TwoFactorProfile]) -> None:
+        count = self._for_each_user(request, queryset, flows.disable)
+        message = ngettext(
+            "Reset two-factor authentication of %d user.",
+            "Reset two-factor authentication of %d users.",
+            count,
+        )
+        self.message_user(request, message % count, messages.SUCCESS)
+
+    @staticmethod
+    def _for_each_user(request: HttpRequest, queryset: QuerySet, flow) -> int:
+        """Run an audited flow for each selected user, with the administrator as actor."""
         client = ClientInfo.from_request(request)
         profiles = list(queryset.select_related("user"))
         for profile in profiles:
-            flows.disable(profile.user, client, actor=request.user)
-        count = len(profiles)
-        self.message_user(
-            request,
-            ngettext(
-                "Reset two-factor authentication of %d user.",
-                "Reset two-factor authentication of %d users.",
-                count,
-            )
-            % count,
-            messages.SUCCESS,
-        )
+            flow(profile.user, client, actor=request.user)
+        return len(profiles)
 
 
 @admin.register(AuditEvent)

@@ -181,6 +181,19 @@ class InvalidCallbackSignature(Authy2FAError):
     default_message = "The callback signature is not valid."
 
 
+def http_status(error: Authy2FAError) -> int:
+    """The HTTP status a page or an API answers with for ``error``.
+
+    429 for throttles (ours or the provider's), 503 when the provider is
+    unavailable or refused the site, 400 for everything the user can fix.
+    """
+    if isinstance(error, Throttled):
+        return 429
+    if isinstance(error, ProviderError):
+        return 503
+    return 400
+
+
 # --- Configuration (outside the runtime root on purpose) ----------------------------
 
 

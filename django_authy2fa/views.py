@@ -35,8 +35,8 @@ from .exceptions import (
     CodeExpired,
     InvalidInput,
     InvalidPhoneNumber,
-    ProviderError,
     Throttled,
+    http_status,
 )
 from .forms import CodeForm, ConfirmForm, PhoneForm, SendForm, StepUpForm
 from .models import AuditEvent, ChallengePurpose, Method, TrustedBrowser, TwoFactorProfile
@@ -50,17 +50,9 @@ STEP_UP_SECONDS = 300
 protected = [never_cache, sensitive_post_parameters("password", "code")]
 
 
-def _status_for(error: Authy2FAError) -> int:
-    if isinstance(error, Throttled):
-        return 429
-    if isinstance(error, ProviderError):
-        return 503
-    return 400
-
-
 def _error_response(request: HttpRequest, template: str, context: dict, error: Authy2FAError):
     response = render(
-        request, template, {**context, "error": error.message}, status=_status_for(error)
+        request, template, {**context, "error": error.message}, status=http_status(error)
     )
     retry_after = getattr(error, "retry_after", None)
     if retry_after:
@@ -217,7 +209,7 @@ class SendCodeView(PendingView):
             result = flows.send_code(self.pending, channel, self.client)
         except Authy2FAError as err:
             messages.error(request, err.message)
-            return _verify_redirect(channel, status=_status_for(err))
+            return _verify_redirect(channel, status=http_status(err))
         if result.ignored:
             messages.info(request, _("Open the Authy app on your phone to find your code."))
         else:
@@ -263,7 +255,7 @@ class PushStatusView(PendingView):
             return JsonResponse({"status": "restart", "redirect": reverse("authy2fa:login")})
         except Authy2FAError as err:
             return JsonResponse(
-                {"status": "error", "message": err.message}, status=_status_for(err)
+                {"status": "error", "message": err.message}, status=http_status(err)
             )
         body: dict[str, Any] = {"status": status.value}
         if status is PushStatus.APPROVED:

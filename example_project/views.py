@@ -28,8 +28,7 @@ from django_authy2fa.exceptions import (
     Authy2FAConfigurationError,
     Authy2FAError,
     InvalidPhoneNumber,
-    ProviderError,
-    Throttled,
+    http_status,
 )
 from django_authy2fa.models import ChallengePurpose, Method
 from django_authy2fa.phone import mask_e164
@@ -80,14 +79,6 @@ def demo_phone(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"messages": demo_phone_messages()})
 
 
-def _status_for(error: Authy2FAError) -> int:
-    if isinstance(error, Throttled):
-        return 429
-    if isinstance(error, ProviderError):
-        return 503
-    return 400
-
-
 def _enrollment(request: HttpRequest):
     """The registration waiting for its code in this session, or None."""
     held = request.session.get(ENROLL_SESSION_KEY)
@@ -124,7 +115,7 @@ def _render_demo(
 
 
 def _error_page(request: HttpRequest, error: Authy2FAError, **context: Any) -> HttpResponse:
-    response = _render_demo(request, _status_for(error), error=error.message, **context)
+    response = _render_demo(request, http_status(error), error=error.message, **context)
     return _with_retry_after(response, error)
 
 
@@ -213,7 +204,7 @@ def confirm_phone(request: HttpRequest) -> HttpResponse:
         attempts_left = getattr(err, "attempts_left", None)
         suffix = f" Attempts left: {attempts_left}." if attempts_left else ""
         form.add_error("code", err.message + suffix)
-        response = _render_demo(request, _status_for(err), code_form=form, enrollment=challenge)
+        response = _render_demo(request, http_status(err), code_form=form, enrollment=challenge)
         return _with_retry_after(response, err)
     request.session.pop(ENROLL_SESSION_KEY, None)
     # The password was just chosen and the phone just proved in this session:

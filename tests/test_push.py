@@ -109,62 +109,60 @@ def _signed_post(client, body, *, key=API_KEY, nonce=None):
     )
 
 
-@override_settings(AUTHY2FA=AUTHY_SETTINGS)
-@responses.activate
-def test_signed_callback_approves_only_its_own_attempt(client):
-    alice = make_user("alice")
-    TwoFactorProfile.objects.filter(user=alice).update(authy_id="1635")
-    uuid = "550e8400-e29b-41d4-a716-446655440000"
-    responses.post(
-        "https://api.authy.com/onetouch/json/users/1635/approval_requests",
-        json={"approval_request": {"uuid": uuid}, "success": True},
+UUID = "550e8400-e29b-41d4-a716-446655440000"
+
+
+@pytest.fixture
+def authy_push():
+    """An Authy user whose login attempt started a OneTouch push; yields (browser, callback)."""
+    with override_settings(AUTHY2FA=AUTHY_SETTINGS), responses.RequestsMock() as mocked:
+        alice = make_user("alice")
+        TwoFactorProfile.objects.filter(user=alice).update(authy_id="1635")
+        mocked.post(
+            "https://api.authy.com/onetouch/json/users/1635/approval_requests",
+            json={"approval_request": {"uuid": UUID}, "success": True},
+        )
+        browser = Browser()
+        browser.password_step()
+        browser.submit(PUSH_URL)
+        callback = {
+            "authy_id": 1635,
+            "uuid": UUID,
+            "status": "approved",
+            "callback_action": "approval_request_status",
+            "device_uuid": 1,
+        }
+        yield browser, callback
+
+
+def test_unsigned_wrongly_signed_or_stale_callbacks_change_nothing(client, authy_push):
+    browser, callback = authy_push
+    unsigned = client.post(
+        "/account/2fa/callbacks/authy/", data=json.dumps(callback), content_type="application/json"
     )
-    browser = Browser()
-    browser.password_step()
-    browser.submit(PUSH_URL)
-    callback = {
-        "authy_id": 1635,
-        "uuid": uuid,
-        "status": "approved",
-        "callback_action": "approval_request_status",
-        "device_uuid": 1,
-    }
-    # Unsigned, wrongly signed, or stale: nothing changes.
-    assert (
-        client.post(
-            "/account/2fa/callbacks/authy/",
-            data=json.dumps(callback),
-            content_type="application/json",
-        ).status_code
-        == 403
-    )
+    assert unsigned.status_code == 403
     assert _signed_post(client, callback, key="another-key").status_code == 403
     assert _signed_post(client, callback, nonce="1427849783.886085").status_code == 403
-    tampered = _signed_post(client, {**callback, "status": "denied"})
-    assert tampered.status_code == 200  # validly signed denial for... same attempt
-    assert LoginChallenge.objects.get(push_reference=uuid).push_status == "denied"
+    assert LoginChallenge.objects.get(push_reference=UUID).push_status == "pending"
+    assert browser.get("/protected/").status_code == 302
 
 
-@override_settings(AUTHY2FA=AUTHY_SETTINGS)
-@responses.activate
-def test_signed_approval_callback_then_poll_logs_in(client):
-    alice = make_user("alice")
-    TwoFactorProfile.objects.filter(user=alice).update(authy_id="1635")
-    uuid = "550e8400-e29b-41d4-a716-446655440000"
-    responses.post(
-        "https://api.authy.com/onetouch/json/users/1635/approval_requests",
-        json={"approval_request": {"uuid": uuid}, "success": True},
-    )
-    browser = Browser()
-    browser.password_step()
-    browser.submit(PUSH_URL)
-    callback = {
-        "authy_id": 1635,
-        "uuid": uuid,
-        "status": "approved",
-        "callback_action": "approval_request_status",
-        "device_uuid": 1,
-    }
+def test_signed_callback_for_another_push_matches_nothing(client, authy_push):
+    _browser, callback = authy_push
+    other = {**callback, "uuid": "11111111-2222-3333-4444-555555555555"}
+    assert _signed_post(client, other).json() == {"ok": False}
+    assert LoginChallenge.objects.get(push_reference=UUID).push_status == "pending"
+
+
+def test_signed_denial_is_stored_and_counted_once(client, authy_push):
+    browser, callback = authy_push
+    assert _signed_post(client, {**callback, "status": "denied"}).json() == {"ok": True}
+    assert browser.get(STATUS_URL).json()["status"] == "denied"
+    assert TwoFactorProfile.objects.get(user__username="alice").failure_count == 1
+
+
+def test_signed_approval_callback_then_poll_logs_in(client, authy_push):
+    browser, callback = authy_push
     assert _signed_post(client, callback).json() == {"ok": True}
     # The poll reads the stored approval without asking Authy again.
     assert browser.get(STATUS_URL).json()["status"] == "approved"
