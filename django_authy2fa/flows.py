@@ -459,14 +459,16 @@ def _deliver_code(
         reservation = throttling.reserve(
             throttling.send_rules(profile.user_id, recipient.phone, client.ip, channel.value), now
         )
-    except Throttled:
+    except BaseException:
         throttling.cancel_cooldown(profile.pk, now, previous)
         raise
     try:
         result = provider.send_code(recipient, channel, locale=locale)
-    except ProviderError as err:
+    except BaseException as err:
         reservation.release()
         throttling.cancel_cooldown(profile.pk, now, previous)
+        if not isinstance(err, ProviderError):
+            raise
         record(
             EventType.PROVIDER_ERROR,
             user=profile.user,
@@ -627,10 +629,16 @@ class _Charges:
 
 
 def _charge(pending: PendingLogin, client: ClientInfo, *, recovery_code: bool) -> _Charges:
+    """Charge every limit before the code is checked; all or nothing.
+
+    The attempt is charged before the account, so a burst of submissions for
+    one attempt can hold at most its own budget of the account's.
+    """
     charges = _Charges()
-    if client.ip:
-        charges.ip = throttling.reserve([(throttling.ip_failure_rule(), client.ip)])
     try:
+        if client.ip:
+            charges.ip = throttling.reserve([(throttling.ip_failure_rule(), client.ip)])
+        charges.challenge_charged = _charge_challenge(pending.challenge)
         if recovery_code:
             charges.recovery = throttling.reserve(
                 [(throttling.recovery_failure_rule(), str(pending.user.pk))]
@@ -638,8 +646,7 @@ def _charge(pending: PendingLogin, client: ClientInfo, *, recovery_code: bool) -
         charges.account = throttling.charge_account_attempt(
             pending.profile.pk, allow_when_locked=recovery_code
         )
-        charges.challenge_charged = _charge_challenge(pending.challenge)
-    except Authy2FAError:
+    except BaseException:
         charges.refund(pending.challenge)
         raise
     return charges
@@ -650,10 +657,13 @@ def _charge_challenge(challenge: LoginChallenge) -> bool:
     charged = LoginChallenge.objects.filter(
         pk=challenge.pk, status=ChallengeStatus.PENDING, failures__lt=limit
     ).update(failures=F("failures") + 1)
-    if not charged:
-        _fail(challenge)
+    if charged:
+        return True
+    if not LoginChallenge.objects.open().filter(pk=challenge.pk).exists():
         raise LoginRestart(_("Too many wrong codes. Please sign in again."))
-    return True
+    # The budget is taken by codes still being checked, not (yet) by wrong
+    # ones: refuse this one without failing the attempt.
+    raise Throttled(_("Another code for this sign-in is being checked. Try again."), 1)
 
 
 def _checked(pending: PendingLogin, method: str, client: ClientInfo, check) -> None:

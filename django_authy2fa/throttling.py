@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import random
+import time
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
@@ -110,10 +112,39 @@ def reserve(entries: list[tuple[Rule, str]], now: dt.datetime | None = None) -> 
     ]
     # A fixed order of row locks keeps concurrent reservations from deadlocking.
     slots.sort(key=lambda slot: (slot.rule.scope, slot.key))
-    with transaction.atomic():
-        for slot in slots:
-            _take(slot, now)
-    return Reservation(slots)
+    # Create missing counter rows first, outside the counting transaction: on
+    # MariaDB the INSERT IGNORE would otherwise hold a shared lock that the
+    # following UPDATE has to upgrade, and two requests deadlock.
+    ThrottleWindow.objects.bulk_create(
+        [ThrottleWindow(scope=s.rule.scope, key=s.key, window_start=s.window_start) for s in slots],
+        ignore_conflicts=True,
+    )
+    for attempt in range(_DEADLOCK_RETRIES + 1):
+        try:
+            with transaction.atomic():
+                for slot in slots:
+                    _take(slot, now)
+            return Reservation(slots)
+        except DatabaseError as err:
+            if attempt == _DEADLOCK_RETRIES or not _retryable(err):
+                raise
+            time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))  # noqa: S311 - jitter only
+    raise AssertionError("unreachable")
+
+
+_DEADLOCK_RETRIES = 3
+
+
+def _retryable(err: DatabaseError) -> bool:
+    """A deadlock or serialization failure, outside any caller's transaction."""
+    if transaction.get_connection().in_atomic_block:
+        return False  # the caller's transaction is aborted; only the caller can retry
+    cause = err.__cause__
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if sqlstate in ("40P01", "40001"):
+        return True
+    args = getattr(cause, "args", ()) or err.args
+    return bool(args) and args[0] in (1213, 1205)  # MySQL/MariaDB deadlock, lock wait timeout
 
 
 def _take(slot: _Slot, now: dt.datetime) -> None:
@@ -126,10 +157,6 @@ def _take(slot: _Slot, now: dt.datetime) -> None:
         )
         if blocked:
             raise Throttled(retry_after=_seconds_until(blocked, now))
-    ThrottleWindow.objects.bulk_create(
-        [ThrottleWindow(scope=rule.scope, key=slot.key, window_start=slot.window_start)],
-        ignore_conflicts=True,
-    )
     row = ThrottleWindow.objects.filter(
         scope=rule.scope, key=slot.key, window_start=slot.window_start
     )
