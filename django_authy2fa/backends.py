@@ -49,7 +49,7 @@ class TwoFactorBackend(ModelBackend):
         challenge, _secret = flows.create_challenge(
             user, purpose=ChallengePurpose.LOGIN, backend=f"{__name__}.{type(self).__name__}"
         )
-        pending = flows._pending_for(challenge)
+        pending = flows.pending_for(challenge)
         method = Method.RECOVERY if "-" in str(token) or len(str(token)) > 10 else Method.TOTP
         try:
             flows.verify_code(pending, method, token, ClientInfo.from_request(request))

@@ -124,3 +124,30 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
             id="authy2fa.W003",
         )
     ]
+
+
+PASSWORD_ONLY_DRF_CLASSES = {
+    "rest_framework.authentication.BasicAuthentication",
+    "rest_framework.authentication.TokenAuthentication",
+}
+
+
+@checks.register(checks.Tags.security)
+def check_drf_authentication(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W004: DRF authentication classes that accept a password (or a password-made token) alone."""
+    configured = (getattr(settings, "REST_FRAMEWORK", None) or {}).get(
+        "DEFAULT_AUTHENTICATION_CLASSES", []
+    )
+    found = sorted(PASSWORD_ONLY_DRF_CLASSES & set(configured))
+    if not found:
+        return []
+    return [
+        checks.Warning(
+            f"REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] includes {', '.join(found)}, "
+            "which authenticate users who have two-step verification with a password alone.",
+            hint="Use django_authy2fa.api.authentication.TwoFactorTokenAuthentication, or the "
+            "TwoFactorBasicAuthentication / TwoFactorDRFTokenAuthentication wrappers, and "
+            "IsTwoFactorVerified as the default permission.",
+            id="authy2fa.W004",
+        )
+    ]

@@ -70,6 +70,8 @@ DEFAULTS: dict[str, Any] = {
     # Seconds between the password step and the code step (at most 10 minutes).
     "PENDING_TIMEOUT": 300,
     "TRUSTED_BROWSER_DAYS": 30,
+    # Lifetime of API tokens in seconds (12 hours, NIST's AAL2 re-authentication bound).
+    "API_TOKEN_TTL": 12 * 3600,
     # Codes that the app itself generates (console and test providers).
     "CODE_LENGTH": 6,
     "CODE_VALIDITY": 300,
@@ -96,6 +98,7 @@ class _IntRule:
 INT_RULES: dict[str, _IntRule] = {
     "PENDING_TIMEOUT": _IntRule(30, 600),
     "TRUSTED_BROWSER_DAYS": _IntRule(0, 365),
+    "API_TOKEN_TTL": _IntRule(60, 30 * 86400),
     "CODE_LENGTH": _IntRule(6, 10),
     "CODE_VALIDITY": _IntRule(30, 600),
     "TRUSTED_PROXY_COUNT": _IntRule(0, 10),
@@ -238,6 +241,10 @@ class AppSettings:
     @property
     def TRUSTED_BROWSER_DAYS(self) -> int:
         return self._int("TRUSTED_BROWSER_DAYS")
+
+    @property
+    def API_TOKEN_TTL(self) -> int:
+        return self._int("API_TOKEN_TTL")
 
     @property
     def CODE_LENGTH(self) -> int:

@@ -222,7 +222,7 @@ def find_challenge(challenge_id: Any, secret: Any, purpose: str) -> LoginChallen
     return challenge
 
 
-def _pending_for(challenge: LoginChallenge) -> PendingLogin:
+def pending_for(challenge: LoginChallenge) -> PendingLogin:
     profile = TwoFactorProfile.objects.filter(user=challenge.user).first()
     return PendingLogin(
         challenge=challenge,
@@ -311,7 +311,7 @@ def _start_web_pending(
     challenge, secret = create_challenge(user, backend=backend, next_url=next_url, client=client)
     request.session.cycle_key()
     request.session[state.PENDING_SESSION_KEY] = {"id": str(challenge.pk), "secret": secret}
-    return _pending_for(challenge)
+    return pending_for(challenge)
 
 
 def _login_session(
@@ -348,7 +348,7 @@ def get_pending(request: HttpRequest) -> PendingLogin | None:
     if challenge is None:
         request.session.pop(state.PENDING_SESSION_KEY, None)
         return None
-    return _pending_for(challenge)
+    return pending_for(challenge)
 
 
 def cancel_login(request: HttpRequest) -> None:
@@ -416,6 +416,43 @@ def revoke_trusted_browser(user: Any, browser_id: Any, client: ClientInfo) -> bo
     if revoked:
         record(EventType.BROWSER_REVOKED, user=user, client=client)
     return bool(revoked)
+
+
+# -- an API client as the holder ---------------------------------------------------------
+
+
+def challenge_token(challenge: LoginChallenge, secret: str) -> str:
+    """The opaque string an API client holds: the attempt's id and its secret."""
+    return f"{challenge.pk}.{secret}"
+
+
+def find_api_pending(token: Any, purpose: str = ChallengePurpose.LOGIN) -> PendingLogin | None:
+    """The attempt an API client names by its token; the client never names a user."""
+    if not isinstance(token, str) or token.count(".") != 1 or len(token) > 200:
+        return None
+    challenge_id, secret = token.split(".")
+    challenge = find_challenge(challenge_id, secret, purpose)
+    return pending_for(challenge) if challenge else None
+
+
+def begin_api_login(
+    user: Any, client: ClientInfo, *, backend: str
+) -> tuple[PendingLogin, str] | None:
+    """After a correct password through the API: None if no second step is needed."""
+    if not needs_second_step(user):
+        return None
+    challenge, secret = create_challenge(user, backend=backend, client=client)
+    record(EventType.LOGIN_PASSWORD, user=user, client=client, via="api")
+    return pending_for(challenge), challenge_token(challenge, secret)
+
+
+def issue_api_token(user: Any, client: ClientInfo, *, second_step_passed: bool, name: str = ""):
+    """A token for a user who passed every step this login needed (see :mod:`.tokens`)."""
+    from . import tokens
+
+    token, key = tokens.issue(user, second_step_passed=second_step_passed, name=name)
+    record(EventType.API_TOKEN_ISSUED, user=user, client=client)
+    return token, key
 
 
 # -- sending codes --------------------------------------------------------------------------
@@ -901,7 +938,7 @@ def step_up(
     attempt = reserve_password_attempt(request_user.get_username(), client)
     check_password(request_user, password)
     attempt.release()
-    pending = _pending_for(challenge)
+    pending = pending_for(challenge)
     verify_code(pending, method, code, client)
 
 

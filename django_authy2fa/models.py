@@ -285,6 +285,8 @@ class EventType(models.TextChoices):
     DISABLED = "disabled", _("two-factor disabled")
     RESET = "reset", _("two-factor reset by an administrator")
     PROVIDER_ERROR = "provider_error", _("provider unavailable")
+    API_TOKEN_ISSUED = "api_token_issued", _("API token issued")
+    API_TOKEN_REVOKED = "api_token_revoked", _("API token revoked")
 
 
 class AuditEvent(models.Model):
@@ -347,3 +349,40 @@ class ThrottleWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.window_start:%Y-%m-%d %H:%M}: {self.count}"
+
+
+class APIToken(models.Model):
+    """A token for API clients, issued only after the second step.
+
+    The key is shown once; only its keyed digest is stored. A token is valid
+    until it expires or is revoked, and only at the profile version it was
+    issued at: any 2FA change (enabled, phone changed, reset) voids it.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authy2fa_api_tokens"
+    )
+    key_digest = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=8, editable=False, help_text=_("Identifies the token."))
+    profile_version = models.PositiveIntegerField(editable=False)
+    second_step_passed = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text=_("False for users who needed no second step when the token was issued."),
+    )
+    name = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now

@@ -497,7 +497,7 @@ class StepUpView(View):
                 request.user, purpose=ChallengePurpose.STEP_UP, client=self.client
             )
             request.session[STEP_UP_SESSION_KEY] = {"id": str(challenge.pk), "secret": secret}
-        return flows._pending_for(challenge)
+        return flows.pending_for(challenge)
 
     def _context(self, form: Any) -> dict[str, Any]:
         return {

@@ -109,13 +109,13 @@ def new_pending(user, client_ip: str = "192.0.2.1") -> flows.PendingLogin:
     challenge, _secret = flows.create_challenge(
         user, backend=BACKEND, client=ClientInfo(ip=client_ip)
     )
-    return flows._pending_for(challenge)
+    return flows.pending_for(challenge)
 
 
 def reload_pending(challenge_id) -> flows.PendingLogin:
     """What a request holding this attempt would load (a fresh row and profile)."""
     challenge = LoginChallenge.objects.select_related("user").get(pk=challenge_id)
-    return flows._pending_for(challenge)
+    return flows.pending_for(challenge)
 
 
 def send_sms(pending: flows.PendingLogin, client_ip: str = "192.0.2.1") -> str:
