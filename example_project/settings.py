@@ -32,6 +32,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_authy2fa",
     "example_project",
 ]
@@ -143,4 +146,27 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"django_authy2fa": {"handlers": ["console"], "level": "INFO"}},
+}
+
+# --- REST API (the "drf" extra) -----------------------------------------------------------
+REST_FRAMEWORK = {
+    # Tokens the app issues after the second step, and sessions (the middleware
+    # makes a session that skipped the second step anonymous).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "django_authy2fa.api.authentication.TwoFactorTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["django_authy2fa.api.permissions.IsTwoFactorVerified"],
+    "EXCEPTION_HANDLER": "django_authy2fa.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "django-authy2fa API",
+    "DESCRIPTION": "The second authentication step for API clients.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from this site, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
 
@@ -15,6 +16,10 @@ urlpatterns = [
     # Sign-in, the second step and the 2FA settings: the library's pages.
     path("account/2fa/", include("django_authy2fa.urls")),
     path("logout/", auth_views.LogoutView.as_view(next_page="demo"), name="logout"),
+    # The REST API, its OpenAPI schema and Swagger UI.
+    path("api/2fa/", include("django_authy2fa.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     # The admin keeps its own login; the middleware sends it through the second step.
     path("admin/", admin.site.urls),
 ]

@@ -89,3 +89,18 @@ def test_bad_provider_options_are_e003():
 def test_checks_are_registered_with_django():
     registered = checks.run_checks(tags=[checks.Tags.security])
     assert "authy2fa.W002" in ids(registered)
+
+
+def test_password_only_drf_classes_warn_w004(settings):
+    from django_authy2fa.checks import check_drf_authentication
+
+    assert check_drf_authentication() == []
+    settings.REST_FRAMEWORK = {
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "rest_framework.authentication.BasicAuthentication",
+            "rest_framework.authentication.SessionAuthentication",
+        ]
+    }
+    messages = check_drf_authentication()
+    assert ids(messages) == ["authy2fa.W004"]
+    assert "BasicAuthentication" in messages[0].msg

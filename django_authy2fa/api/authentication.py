@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -52,3 +53,8 @@ class TwoFactorBasicAuthentication(_RefusePasswordOnly, authentication.BasicAuth
 
 class TwoFactorDRFTokenAuthentication(_RefusePasswordOnly, authentication.TokenAuthentication):
     """DRF's own ``TokenAuthentication`` (obtained with a password) for users without 2FA only."""
+
+
+# Describe the scheme in the OpenAPI schema when drf-spectacular is installed.
+with contextlib.suppress(ImportError):
+    from . import schema  # noqa: F401
