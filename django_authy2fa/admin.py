@@ -86,6 +86,12 @@ class TwoFactorProfileAdmin(admin.ModelAdmin):
         # Profiles come from enrollment, which proves possession of the phone.
         return False
 
+    def has_delete_permission(
+        self, request: HttpRequest, obj: TwoFactorProfile | None = None
+    ) -> bool:
+        # Use the audited "reset" action instead.
+        return False
+
     @admin.action(description=_("Unlock selected profiles and reset their failure counts"))
     def unlock_profiles(self, request: HttpRequest, queryset: QuerySet[TwoFactorProfile]) -> None:
         count = self._for_each_user(request, queryset, flows.unlock)

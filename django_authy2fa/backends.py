@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from . import flows, state
 from .audit import ClientInfo
-from .exceptions import Authy2FAError
+from .exceptions import Authy2FAError, Throttled
 from .models import ChallengePurpose, Method
 
 VERIFIED_ATTRIBUTE = "_authy2fa_verified_by_backend"
@@ -38,12 +40,35 @@ class TwoFactorBackend(ModelBackend):
         token: str | None = None,
         **kwargs: Any,
     ) -> Any:
+        if username is None:
+            username = kwargs.get(get_user_model().USERNAME_FIELD)
+        if username is None or password is None:
+            return None
+        attempt = self._reserve(request, username)
         user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is None or token is None:
+        if user is None:
+            return None  # the attempt stays counted
+        attempt.release()
+        if token is None:
             return user
         if not flows.needs_second_step(user):
             return user
         return self._with_token(request, user, token)
+
+    @staticmethod
+    def _reserve(request: HttpRequest | None, username: str):
+        """Count the password attempt on every path that calls authenticate() (L7).
+
+        The admin's login, DRF's login and Basic authentication and scripts all
+        land here, so none of them is an unthrottled password oracle.
+        """
+        try:
+            return flows.reserve_password_attempt(username, ClientInfo.from_request(request))
+        except Throttled as err:
+            if request is not None:
+                request.authy2fa_password_throttled = err
+            # PermissionDenied makes authenticate() stop and answer None.
+            raise PermissionDenied(err.message) from err
 
     def _with_token(self, request: HttpRequest | None, user: Any, token: str) -> Any:
         challenge, _secret = flows.create_challenge(

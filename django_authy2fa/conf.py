@@ -39,6 +39,7 @@ THROTTLE_DEFAULTS: dict[str, int] = {
     "IP_MAX_FAILURES": 20,
     "IP_WINDOW_SECONDS": 10 * 60,
     "IP_BLOCK_SECONDS": 15 * 60,
+    "IP_MAX_FAILURES_PER_DAY": 100,
     # Sends (SMS and voice)
     "SEND_COOLDOWN_SECONDS": 30,
     "SENDS_PER_HOUR": 5,
@@ -48,8 +49,11 @@ THROTTLE_DEFAULTS: dict[str, int] = {
     "PHONE_SENDS_PER_DAY": 10,
     "IP_SENDS_PER_HOUR": 10,
     "IP_SENDS_PER_DAY": 50,
-    # Password step (counted for unknown usernames too, so answers do not differ)
+    # Password step (counted for unknown usernames too, so answers do not differ).
+    # The block is per username *and* IP, so an attacker elsewhere cannot lock
+    # the owner out; a much higher cap per username slows distributed guessing.
     "PASSWORD_FAILURES_PER_USERNAME": 10,
+    "PASSWORD_FAILURES_PER_USERNAME_ALL_IPS": 100,
     "PASSWORD_FAILURES_PER_IP": 50,
     "PASSWORD_WINDOW_SECONDS": 15 * 60,
     # Push

@@ -50,6 +50,7 @@ from .models import (
     Method,
     TrustedBrowser,
     TwoFactorProfile,
+    next_version,
 )
 from .phone import parse_phone
 from .providers import Channel, PushStatus, Recipient, SendResult, get_provider
@@ -674,7 +675,7 @@ def _charge(pending: PendingLogin, client: ClientInfo, *, recovery_code: bool) -
     charges = _Charges()
     try:
         if client.ip:
-            charges.ip = throttling.reserve([(throttling.ip_failure_rule(), client.ip)])
+            charges.ip = throttling.reserve(throttling.ip_failure_rules(client.ip))
         charges.challenge_charged = _charge_challenge(pending.challenge)
         if recovery_code:
             charges.recovery = throttling.reserve(
@@ -887,7 +888,7 @@ def _bind_phone(
             phone_confirmed_at=now,
             enabled_at=profile.enabled_at or now,
             default_method=profile.default_method or challenge.code_channel,
-            version=F("version") + 1,
+            version=next_version(),
         )
         codes = None if was_enabled else recovery.replace_codes(user)
         state.publish_user_state(user.pk)
@@ -958,7 +959,7 @@ def disable(user: Any, client: ClientInfo, *, actor: Any = None) -> None:
             failure_count=0,
             locked_until=None,
             hard_locked_at=None,
-            version=F("version") + 1,
+            version=next_version(),
         )
         recovery.RecoveryCode.objects.filter(user=user).delete()
         TrustedBrowser.objects.filter(user=user, revoked_at__isnull=True).update(

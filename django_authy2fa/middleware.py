@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, user_logged_in
+from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, user_logged_in
 from django.contrib.auth.models import AnonymousUser
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -94,7 +94,12 @@ class TwoFactorMiddleware:
                 "django.contrib.auth.middleware.AuthenticationMiddleware in MIDDLEWARE."
             )
         original_user = request.user
-        request.user = SimpleLazyObject(lambda: _resolve(request, original_user))
+        if _needs_eager_check(request):
+            # Decide now, so that even code reading the session directly (a
+            # view calling auth.get_user(), Channels) finds no stale login.
+            request.user = _resolve(request, original_user)
+        else:
+            request.user = SimpleLazyObject(lambda: _resolve(request, original_user))
         original_auser = getattr(request, "auser", None)
         if original_auser is not None:
             request.auser = _async_user(request, original_auser)
@@ -136,6 +141,19 @@ class TwoFactorMiddleware:
             request.user = AnonymousUser()
 
 
+def _needs_eager_check(request: HttpRequest) -> bool:
+    """A logged-in session whose user has 2FA on but which is not verified at this version.
+
+    One cache read; the verified hot path and users without 2FA stay lazy and
+    query-free. (A policy that obliges users without 2FA is checked lazily.)
+    """
+    user_pk = request.session.get(SESSION_KEY)
+    if user_pk is None:
+        return False
+    user_state = state.load_user_state(user_pk)
+    return user_state.enabled and not _verified_now(request.session, user_pk, user_state)
+
+
 def _async_user(request: HttpRequest, original_auser: Callable[[], Awaitable[Any]]):
     async def auser() -> Any:
         user = await original_auser()
@@ -155,16 +173,18 @@ def _resolve(request: HttpRequest, user: Any) -> Any:
 
 
 def _session_may_keep(request: HttpRequest, user: Any) -> bool:
-    """True when this session passed the second step, or the user needs none."""
+    """True when this session passed the second step at the current version, or needs none."""
     user_state = state.load_user_state(user.pk)
-    mark = state.session_mark(request.session)
-    current = bool(
-        mark and mark.get("user") == str(user.pk) and mark.get("version") == user_state.version
-    )
-    if current and mark.get("verified"):
+    if _verified_now(request.session, user.pk, user_state):
         return True
-    if flows.needs_second_step(user, user_state):
-        return False
-    if not current:
-        state.mark_session(request.session, user, version=user_state.version, verified=False)
-    return True
+    return not flows.needs_second_step(user, user_state)
+
+
+def _verified_now(session: Any, user_pk: Any, user_state: state.UserState) -> bool:
+    mark = state.session_mark(session)
+    return bool(
+        mark
+        and mark.get("verified")
+        and mark.get("user") == str(user_pk)
+        and mark.get("version") == user_state.version
+    )

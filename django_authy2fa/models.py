@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +20,21 @@ e164_validator = RegexValidator(
     r"^\+[1-9][0-9]{6,14}$", _("Store phone numbers in E.164 form, e.g. +14155550123.")
 )
 authy_id_validator = RegexValidator(r"^[1-9][0-9]{0,11}$", _("An Authy ID is a positive number."))
+
+
+def new_version() -> int:
+    """A version no earlier profile of any user can have had: the time in microseconds.
+
+    Versions only grow (see :func:`next_version`), so deleting a profile and
+    enrolling again can never bring back a session, token or trusted browser
+    verified at an old version.
+    """
+    return time.time_ns() // 1000
+
+
+def next_version() -> Greatest:
+    """The UPDATE expression for a version bump: +1, and never behind the clock."""
+    return Greatest(F("version") + 1, Value(new_version()))
 
 
 class Method(models.TextChoices):
@@ -88,7 +105,7 @@ class TwoFactorProfile(models.Model):
         ),
     )
 
-    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    version = models.PositiveBigIntegerField(_("version"), default=new_version, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -139,7 +156,7 @@ class TwoFactorProfile(models.Model):
 
     def bump_version(self) -> None:
         """Invalidate every session and trusted browser verified at the old version."""
-        type(self).objects.filter(pk=self.pk).update(version=F("version") + 1)
+        type(self).objects.filter(pk=self.pk).update(version=next_version())
         self.refresh_from_db(fields=["version"])
 
 

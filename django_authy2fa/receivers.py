@@ -4,12 +4,25 @@ from typing import Any
 
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils import timezone
 
 from . import state
-from .models import TwoFactorProfile
+from .models import APIToken, TrustedBrowser, TwoFactorProfile
 
 
 @receiver(post_save, sender=TwoFactorProfile, dispatch_uid="django_authy2fa.profile_saved")
-@receiver(post_delete, sender=TwoFactorProfile, dispatch_uid="django_authy2fa.profile_deleted")
 def _profile_changed(sender: Any, instance: TwoFactorProfile, **kwargs: Any) -> None:
+    state.publish_user_state(instance.user_id)
+
+
+@receiver(post_delete, sender=TwoFactorProfile, dispatch_uid="django_authy2fa.profile_deleted")
+def _profile_deleted(sender: Any, instance: TwoFactorProfile, **kwargs: Any) -> None:
+    """A deleted profile takes its trusted browsers and API tokens with it."""
+    now = timezone.now()
+    TrustedBrowser.objects.filter(user_id=instance.user_id, revoked_at__isnull=True).update(
+        revoked_at=now
+    )
+    APIToken.objects.filter(user_id=instance.user_id, revoked_at__isnull=True).update(
+        revoked_at=now
+    )
     state.publish_user_state(instance.user_id)

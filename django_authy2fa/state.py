@@ -69,8 +69,7 @@ def _read_from_database(user_id: object) -> UserState:
         .first()
     )
     if row is None:
-        # The version a new profile starts at: creating one (to enroll) changes nothing.
-        return UserState(version=1, enabled=False)
+        return UserState(version=0, enabled=False)
     return UserState(version=row[0], enabled=row[1] is not None)
 
 

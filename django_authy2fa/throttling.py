@@ -216,31 +216,41 @@ def push_rules(user_id: object) -> list[tuple[Rule, str]]:
     ]
 
 
-def ip_failure_rule() -> Rule:
-    """Wrong codes from one client IP, across all accounts (L5)."""
+def ip_failure_rules(ip: str) -> list[tuple[Rule, str]]:
+    """Wrong codes from one client IP, across all accounts (L5): short and daily tiers."""
     limits = _limits()
-    return Rule(
+    short = Rule(
         "fail_ip",
         limits["IP_MAX_FAILURES"],
         limits["IP_WINDOW_SECONDS"],
         limits["IP_BLOCK_SECONDS"],
     )
+    daily = Rule("fail_ip_day", limits["IP_MAX_FAILURES_PER_DAY"], 86400, 86400)
+    return [(short, ip), (daily, ip)]
 
 
 def password_rules(username: str, ip: str | None) -> list[tuple[Rule, str]]:
-    """Wrong passwords per submitted username (existing or not) and per IP (L7)."""
+    """Wrong passwords per submitted username (existing or not) and IP (L7).
+
+    The blocking rule is keyed on the username *and* the client IP, so someone
+    guessing from elsewhere cannot keep the owner out; a higher cap per
+    username alone bounds guessing spread over many IPs.
+    """
     limits = _limits()
     window = limits["PASSWORD_WINDOW_SECONDS"]
+    name = username.strip().casefold()[:150]
     entries = [
         (
-            Rule("password_username", limits["PASSWORD_FAILURES_PER_USERNAME"], window, window),
-            username.strip().casefold()[:150],
+            Rule("password_username", limits["PASSWORD_FAILURES_PER_USERNAME_ALL_IPS"], window),
+            name,
         )
     ]
     if ip:
-        entries.append(
-            (Rule("password_ip", limits["PASSWORD_FAILURES_PER_IP"], window, window), ip)
-        )
+        per_pair = limits["PASSWORD_FAILURES_PER_USERNAME"]
+        entries += [
+            (Rule("password_username_ip", per_pair, window, window), f"{name}|{ip}"),
+            (Rule("password_ip", limits["PASSWORD_FAILURES_PER_IP"], window, window), ip),
+        ]
     return entries
 
 

@@ -55,9 +55,10 @@ def authenticate_key(key: Any) -> APIToken | None:
     if token is None or token.expires_at <= now or not token.user.is_active:
         return None
     user_state = state.load_user_state(token.user_id)
-    if user_state.version != token.profile_version:
-        return None
-    if not token.second_step_passed and flows.needs_second_step(token.user, user_state):
+    if token.second_step_passed:
+        if user_state.version != token.profile_version:
+            return None  # the user's second factor changed since
+    elif flows.needs_second_step(token.user, user_state):
         return None  # issued on a password alone; the user needs a second step now
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
         APIToken.objects.filter(pk=token.pk).update(last_used_at=now)

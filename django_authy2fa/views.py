@@ -35,7 +35,6 @@ from .exceptions import (
     CodeExpired,
     InvalidInput,
     InvalidPhoneNumber,
-    Throttled,
     http_status,
 )
 from .forms import CodeForm, ConfirmForm, PhoneForm, SendForm, StepUpForm
@@ -79,16 +78,13 @@ class LoginView(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = self.form_class(request, data=request.POST)
-        client = ClientInfo.from_request(request)
-        try:
-            attempt = flows.reserve_password_attempt(request.POST.get("username"), client)
-        except Throttled as err:
-            response = self._render(request, form, status=429, error=err.message)
-            response["Retry-After"] = str(err.retry_after or 60)
-            return response
         if not form.is_valid():
+            throttled = getattr(request, "authy2fa_password_throttled", None)
+            if throttled is not None:  # set by the backend, which counts every attempt
+                response = self._render(request, form, status=429, error=throttled.message)
+                response["Retry-After"] = str(throttled.retry_after or 60)
+                return response
             return self._render(request, form, status=400)
-        attempt.release()
         user = form.get_user()
         next_url = request.POST.get("next") or request.GET.get("next") or ""
         result = flows.begin_login(request, user, backend=user.backend, next_url=next_url)

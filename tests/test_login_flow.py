@@ -509,3 +509,46 @@ def test_recovery_successes_do_not_use_up_the_daily_recovery_limit(alice):
         browser = Browser()
         browser.password_step()
         assert browser.enter_code(code, method="recovery")["Location"] == "/protected/"
+
+
+THROTTLE_3 = {
+    "PROVIDER": "django_authy2fa.providers.locmem.LocmemProvider",
+    "THROTTLE": {"PASSWORD_FAILURES_PER_USERNAME": 3},
+}
+
+
+@override_settings(AUTHY2FA=THROTTLE_3)
+def test_admin_login_counts_password_guesses_too():
+    make_user("root", enabled=False, staff=True)
+    browser = Browser()
+    browser.get("/admin/login/")
+    for _ in range(3):
+        browser.submit(
+            "/admin/login/", {"username": "root", "password": "guess", "next": "/admin/"}
+        )
+    right = browser.submit(
+        "/admin/login/", {"username": "root", "password": PASSWORD, "next": "/admin/"}
+    )
+    assert right.status_code == 200  # the form again: no login while blocked
+    assert SESSION_KEY not in browser.session
+    # The app's own page shares the counter.
+    assert browser.password_step("root").status_code == 429
+
+
+@override_settings(AUTHY2FA=THROTTLE_3)
+def test_one_shot_backend_counts_password_guesses(client):
+    make_user("alice")
+    for _ in range(3):
+        client.post("/one-shot-login/", {"username": "alice", "password": "guess"})
+    response = client.post("/one-shot-login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 403
+
+
+@override_settings(AUTHY2FA=THROTTLE_3)
+def test_guessing_from_one_ip_does_not_lock_the_owner_out_elsewhere(alice):
+    attacker = Browser(REMOTE_ADDR="203.0.113.66")
+    for _ in range(4):
+        attacker.password_step(password="guess")
+    assert attacker.password_step().status_code == 429
+    owner = Browser(REMOTE_ADDR="198.51.100.7")
+    assert owner.password_step()["Location"] == VERIFY_URL

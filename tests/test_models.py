@@ -65,14 +65,21 @@ def test_phone_forms(user):
     assert TwoFactorProfile(user=user).phone is None
 
 
-def test_bump_version_is_atomic_increment(user):
+def test_versions_only_grow_even_from_stale_objects(user):
     profile = TwoFactorProfile.objects.create(user=user)
+    initial = profile.version
     stale = TwoFactorProfile.objects.get(pk=profile.pk)
     profile.bump_version()
     stale.bump_version()
-    assert stale.version == 3
-    profile.refresh_from_db()
-    assert profile.version == 3
+    assert initial < profile.version < stale.version
+
+
+def test_a_new_profile_never_reuses_an_old_version(user):
+    first = TwoFactorProfile.objects.create(user=user)
+    first.bump_version()
+    old_version = first.version
+    first.delete()
+    assert TwoFactorProfile.objects.create(user=user).version > old_version
 
 
 def test_lock_states(user):

@@ -121,13 +121,14 @@ class LoginView(PreAuthView):
         client = _client(request)
         if data["session"]:
             _CsrfSession().check(request)
-        attempt = flows.reserve_password_attempt(data["username"], client)
         user = authenticate(request._request, username=data["username"], password=data["password"])
+        throttled = getattr(request._request, "authy2fa_password_throttled", None)
+        if throttled is not None:  # the backend counts every password attempt
+            raise throttled
         if user is None:
             return simple_error(
                 "invalid_credentials", "Wrong username or password.", status.HTTP_400_BAD_REQUEST
             )
-        attempt.release()
         if data["session"]:
             return self._session_login(request, user)
         started = flows.begin_api_login(user, client, backend=user.backend)

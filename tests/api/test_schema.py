@@ -77,7 +77,7 @@ def test_schema_driven_fuzzing_finds_no_server_error(tmp_path):
                 "20261127",
                 "--no-color",
             ],
-            cwd=ROOT,
+            cwd=tmp_path,  # schemathesis writes its cache in the working directory
             capture_output=True,
             text=True,
             timeout=600,
