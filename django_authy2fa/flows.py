@@ -333,6 +333,10 @@ def demote_session(request: HttpRequest, user: Any, backend: str, next_url: Any 
 
     for key in (SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY, state.VERIFIED_SESSION_KEY):
         request.session.pop(key, None)
+    if backend not in settings.AUTHENTICATION_BACKENDS:
+        # The login completes through one of the site's own backends, or
+        # Django's get_user() would drop it again.
+        backend = settings.AUTHENTICATION_BACKENDS[0]
     client = ClientInfo.from_request(request)
     _start_web_pending(
         request, user, backend=backend, next_url=safe_next_url(request, next_url), client=client
@@ -390,6 +394,7 @@ def _trusted_browser_matches(request: HttpRequest, user: Any, version: int) -> b
         user=user,
         token_digest=salted_hmac(_TRUST_SALT, token, algorithm="sha256").hexdigest(),
         profile_version=version,
+        auth_fingerprint=state.auth_fingerprint(user.get_session_auth_hash()),
         revoked_at__isnull=True,
         expires_at__gt=now,
     ).update(last_used_at=now)
@@ -402,6 +407,7 @@ def _trust_browser(user: Any, profile: TwoFactorProfile, client: ClientInfo) -> 
         user=user,
         token_digest=salted_hmac(_TRUST_SALT, token, algorithm="sha256").hexdigest(),
         profile_version=profile.version,
+        auth_fingerprint=state.auth_fingerprint(user.get_session_auth_hash()),
         label=client.user_agent[:200],
         ip_address=client.ip,
         expires_at=timezone.now() + dt.timedelta(days=app_settings.TRUSTED_BROWSER_DAYS),
@@ -493,10 +499,15 @@ def _deliver_code(
     provider.ensure_channel(channel)
     now = timezone.now()
     previous = throttling.start_cooldown(profile.pk, now)
+    rules = throttling.send_rules(
+        profile.user_id,
+        recipient.phone,
+        client.ip,
+        channel.value,
+        unconfirmed=bool(challenge.new_phone_number),
+    )
     try:
-        reservation = throttling.reserve(
-            throttling.send_rules(profile.user_id, recipient.phone, client.ip, channel.value), now
-        )
+        reservation = throttling.reserve(rules, now)
     except BaseException:
         throttling.cancel_cooldown(profile.pk, now, previous)
         raise

@@ -264,7 +264,13 @@ class TrustedBrowser(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authy2fa_trusted_browsers"
     )
     token_digest = models.CharField(max_length=64, unique=True, editable=False)
-    profile_version = models.PositiveIntegerField(editable=False)
+    profile_version = models.PositiveBigIntegerField(editable=False)
+    auth_fingerprint = models.CharField(
+        max_length=64,
+        default="",  # rows from before this field never match: they are not trusted
+        editable=False,
+        help_text=_("Voids the trust if the password changes."),
+    )
     label = models.CharField(max_length=200, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -381,7 +387,7 @@ class APIToken(models.Model):
     )
     key_digest = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=8, editable=False, help_text=_("Identifies the token."))
-    profile_version = models.PositiveIntegerField(editable=False)
+    profile_version = models.PositiveBigIntegerField(editable=False)
     second_step_passed = models.BooleanField(
         default=False,
         editable=False,

@@ -188,15 +188,23 @@ def _limits() -> dict[str, int]:
     return app_settings.THROTTLE
 
 
-def send_rules(user_id: object, phone: str, ip: str | None, channel: str) -> list[tuple[Rule, str]]:
-    """Quotas on SMS and voice sends (security model S2-S4)."""
+def send_rules(
+    user_id: object, phone: str, ip: str | None, channel: str, *, unconfirmed: bool = False
+) -> list[tuple[Rule, str]]:
+    """Quotas on SMS and voice sends (security model S2-S4).
+
+    Sends to a number someone is *enrolling* count under their own per-number
+    scope: anyone may type anyone's number, and that must not use up the
+    owner's quota for signing in.
+    """
     limits = _limits()
     hour, day = 3600, 86400
+    phone_scope = "send_unconfirmed_phone" if unconfirmed else "send_phone"
     entries = [
         (Rule("send_user_hour", limits["SENDS_PER_HOUR"], hour), str(user_id)),
         (Rule("send_user_day", limits["SENDS_PER_DAY"], day), str(user_id)),
-        (Rule("send_phone_hour", limits["PHONE_SENDS_PER_HOUR"], hour), phone),
-        (Rule("send_phone_day", limits["PHONE_SENDS_PER_DAY"], day), phone),
+        (Rule(f"{phone_scope}_hour", limits["PHONE_SENDS_PER_HOUR"], hour), phone),
+        (Rule(f"{phone_scope}_day", limits["PHONE_SENDS_PER_DAY"], day), phone),
     ]
     if channel == "call":
         entries.append((Rule("call_user_day", limits["CALLS_PER_DAY"], day), str(user_id)))

@@ -46,7 +46,8 @@ STEP_UP_SESSION_KEY = "_authy2fa_step_up"
 STEP_UP_UNTIL_KEY = "_authy2fa_step_up_until"
 STEP_UP_SECONDS = 300
 
-protected = [never_cache, sensitive_post_parameters("password", "code")]
+protected = [never_cache, sensitive_post_parameters("password", "code", "phone")]
+CALLBACK_MAX_BYTES = 64 * 1024  # Authy's callbacks are a few kilobytes
 
 
 def _error_response(request: HttpRequest, template: str, context: dict, error: Authy2FAError):
@@ -296,9 +297,11 @@ class AuthyCallbackView(View):
     def _params(request: HttpRequest) -> Any:
         if request.method == "GET":
             return request.GET
+        if len(request.body) > CALLBACK_MAX_BYTES:
+            return None
         try:
             body = json.loads(request.body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         return body if isinstance(body, dict) else None
 
@@ -326,7 +329,11 @@ def _enrolling(request: HttpRequest) -> tuple[Any, flows.PendingLogin | None] | 
 
 
 def _has_fresh_step_up(request: HttpRequest) -> bool:
-    until = request.session.get(STEP_UP_UNTIL_KEY)
+    """A step-up by this very user in the last few minutes."""
+    held = request.session.get(STEP_UP_UNTIL_KEY)
+    if not isinstance(held, dict) or held.get("user") != str(request.user.pk):
+        return False
+    until = held.get("until")
     return isinstance(until, (int, float)) and until > timezone.now().timestamp()
 
 
@@ -390,7 +397,10 @@ class EnrollConfirmView(View):
         if self.pending is not None:
             return self.pending.challenge if self.pending.challenge.new_phone_number else None
         held = request.session.get(ENROLL_SESSION_KEY) or {}
-        return flows.find_challenge(held.get("id"), held.get("secret"), ChallengePurpose.ENROLL)
+        challenge = flows.find_challenge(
+            held.get("id"), held.get("secret"), ChallengePurpose.ENROLL
+        )
+        return challenge if challenge and challenge.user_id == self.user.pk else None
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return render(request, self.template_name, {"form": ConfirmForm()})
@@ -456,7 +466,11 @@ class RegenerateRecoveryCodesView(View):
         profile = TwoFactorProfile.objects.filter(user=request.user).first()
         if profile is None or not profile.is_enabled:
             return redirect("authy2fa:manage")
+        if not _has_fresh_step_up(request):
+            # New codes void the old ones: prove the password and a factor first.
+            return redirect(f"{reverse('authy2fa:step_up')}?next={reverse('authy2fa:manage')}")
         codes = flows.regenerate_recovery_codes(request.user, ClientInfo.from_request(request))
+        request.session.pop(STEP_UP_UNTIL_KEY, None)
         return _show_recovery_codes(request, codes, reverse("authy2fa:manage"))
 
 
@@ -505,7 +519,11 @@ class StepUpView(View):
         }
 
     def _next(self) -> str:
-        allowed = {reverse("authy2fa:enroll"), reverse("authy2fa:disable")}
+        allowed = {
+            reverse("authy2fa:enroll"),
+            reverse("authy2fa:disable"),
+            reverse("authy2fa:manage"),
+        }
         candidate = self.request.GET.get("next") or self.request.POST.get("next")
         return candidate if candidate in allowed else reverse("authy2fa:manage")
 
@@ -536,7 +554,10 @@ class StepUpView(View):
         except Authy2FAError as err:
             return _error_response(request, self.template_name, self._context(form), err)
         request.session.pop(STEP_UP_SESSION_KEY, None)
-        request.session[STEP_UP_UNTIL_KEY] = timezone.now().timestamp() + STEP_UP_SECONDS
+        request.session[STEP_UP_UNTIL_KEY] = {
+            "user": str(request.user.pk),
+            "until": timezone.now().timestamp() + STEP_UP_SECONDS,
+        }
         return HttpResponseRedirect(self._next())
 
     def _send(self, request: HttpRequest) -> HttpResponse:

@@ -143,16 +143,73 @@ def test_a_password_only_session_cannot_disable():
     assert TwoFactorProfile.objects.get(user__username="alice").is_enabled
 
 
-def test_regenerate_voids_the_old_set():
+def test_regenerate_needs_step_up_and_voids_the_old_set():
     alice = make_user("alice")
     old = recovery.replace_codes(alice)
     browser = Browser()
     browser.full_login()
+    first = browser.submit("/account/2fa/manage/recovery-codes/")
+    assert first["Location"].startswith(STEP_UP)
+    assert recovery.consume(alice, old[0])  # nothing changed yet
+    ok = browser.submit(
+        STEP_UP, {"password": PASSWORD, "method": "recovery", "code": old[1], "next": MANAGE}
+    )
+    assert ok["Location"] == MANAGE
     page = browser.submit("/account/2fa/manage/recovery-codes/")
     new = CODE_RE.findall(page.content.decode())
     assert len(new) == 10
-    assert not recovery.consume(alice, old[0])
+    assert not recovery.consume(alice, old[2])
     assert recovery.consume(alice, new[0])
+    # The step-up is spent: another regeneration needs a new one.
+    assert browser.submit("/account/2fa/manage/recovery-codes/")["Location"].startswith(STEP_UP)
+
+
+def test_someone_elses_enrollment_cannot_be_confirmed():
+    bob = _signed_in_without_2fa("bob")
+    bob.submit(ENROLL, {"phone": "+44 7400 123456", "channel": "sms"})
+    code = locmem.outbox[-1].code
+    make_user("carol", enabled=False)
+    # Carol signs in on the same browser (session data carries over).
+    bob.logout()
+    bob.password_step("carol")
+    response = bob.submit(CONFIRM, {"code": code})
+    assert response.status_code == 302
+    assert not TwoFactorProfile.objects.filter(user__username="carol", enabled_at__isnull=False)
+
+
+def test_trusted_browser_dies_with_a_password_change():
+    alice = make_user("alice")
+    browser = Browser()
+    browser.password_step()
+    browser.send_code()
+    cookie = browser.enter_code(locmem.outbox[-1].code, trust_browser="on").cookies[
+        "authy2fa_trust"
+    ]
+    alice.set_password("a new passphrase for alice")
+    alice.save()
+    fresh = Browser()
+    fresh.cookies["authy2fa_trust"] = cookie.value
+    assert fresh.password_step(password="a new passphrase for alice")["Location"] == (
+        "/account/2fa/verify/"
+    )
+
+
+def test_enrolling_someone_elses_number_does_not_use_up_their_sign_in_quota():
+    make_user("alice")  # owns +14155552671
+    for name in ("m1", "m2", "m3"):
+        attacker = _signed_in_without_2fa(name)
+        for _ in range(2):
+            TwoFactorProfile.objects.filter(user__username=name).update(last_code_sent_at=None)
+            attacker.submit(ENROLL, {"phone": "+1 415 555 2671", "channel": "sms"})
+    # Unconfirmed sends to one number are capped (5 per hour)...
+    assert len(locmem.outbox) == 5
+    # ...and the owner can still sign in with a code to that number.
+    owner = Browser()
+    owner.password_step()
+    response = owner.send_code()
+    assert "X-Authy2FA-Status" not in response
+    assert len(locmem.outbox) == 6
+    assert owner.enter_code(locmem.outbox[-1].code)["Location"] == "/protected/"
 
 
 def test_manage_page_lists_methods_browsers_and_events_without_secrets():

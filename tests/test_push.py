@@ -181,3 +181,14 @@ def test_verify_page_offers_push_and_fallbacks(alice):
     page = browser.get(VERIFY_URL + "?method=push").content.decode()
     assert "Send a request to my phone" in page
     assert "?method=sms" in page
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 50000, b'{"a": "' + b"x" * 70000 + b'"}', b"\xff\xfe", b"null"]
+)
+def test_hostile_callback_bodies_are_refused_not_500(client, authy_push, body):
+    response = client.post(
+        "/account/2fa/callbacks/authy/", data=body, content_type="application/json"
+    )
+    assert response.status_code == 403
+    assert LoginChallenge.objects.get(push_reference=UUID).push_status == "pending"

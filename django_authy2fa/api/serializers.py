@@ -54,7 +54,7 @@ class StepUpSerializer(serializers.Serializer):
     )
 
 
-class DisableSerializer(serializers.Serializer):
+class StepUpProofSerializer(serializers.Serializer):
     step_up = serializers.CharField(max_length=200, help_text="The token from the step-up answer.")
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
     method = serializers.ChoiceField(choices=Method.choices)

@@ -48,7 +48,9 @@ ERRORS = {
     429: OpenApiResponse(s.ErrorSerializer, description="throttled (see Retry-After)"),
     503: OpenApiResponse(s.ErrorSerializer, description="provider_unavailable"),
 }
-secret_fields = method_decorator(sensitive_post_parameters("password", "code"), name="dispatch")
+secret_fields = method_decorator(
+    sensitive_post_parameters("password", "code", "phone"), name="dispatch"
+)
 
 
 class _CsrfSession(SessionAuthentication):
@@ -290,19 +292,36 @@ def _authenticated(request: Request) -> tuple[Any, Any]:
     raise PermissionDenied("Sign in first.")
 
 
+def _prove_step_up(request: Request, data: dict[str, Any]) -> ClientInfo:
+    """Password and a current second factor, against a step-up this user started."""
+    pending = flows.find_api_pending(data["step_up"], ChallengePurpose.STEP_UP)
+    if pending is None or pending.user.pk != request.user.pk:
+        raise flows.LoginRestart()
+    client = _client(request)
+    flows.step_up(
+        request.user, data["password"], data["method"], data["code"], client, pending.challenge
+    )
+    return client
+
+
+@secret_fields
 class RecoveryCodesView(VerifiedView):
-    @extend_schema(request=None, responses={200: s.RecoveryCodesSerializer, **ERRORS})
+    """New recovery codes void the old set, so they need a step-up too."""
+
+    @extend_schema(
+        request=s.StepUpProofSerializer, responses={200: s.RecoveryCodesSerializer, **ERRORS}
+    )
     def post(self, request: Request) -> Response:
+        data = _valid(s.StepUpProofSerializer, request)
         profile = TwoFactorProfile.objects.filter(user=request.user).first()
         if profile is None or not profile.is_enabled:
             raise flows.MethodNotAvailable()
-        return Response(
-            {"recovery_codes": flows.regenerate_recovery_codes(request.user, _client(request))}
-        )
+        client = _prove_step_up(request, data)
+        return Response({"recovery_codes": flows.regenerate_recovery_codes(request.user, client)})
 
 
 class StepUpView(VerifiedView):
-    """Start a step-up (password + current factor) for disabling; optionally send a code."""
+    """Start a step-up (password + current factor) for a sensitive change; may send a code."""
 
     @extend_schema(request=s.StepUpSerializer, responses={201: s.StepUpStartedSerializer, **ERRORS})
     def post(self, request: Request) -> Response:
@@ -320,18 +339,12 @@ class StepUpView(VerifiedView):
 
 @secret_fields
 class DisableView(VerifiedView):
-    @extend_schema(request=s.DisableSerializer, responses={204: None, **ERRORS})
+    @extend_schema(request=s.StepUpProofSerializer, responses={204: None, **ERRORS})
     def post(self, request: Request) -> Response:
-        data = _valid(s.DisableSerializer, request)
+        data = _valid(s.StepUpProofSerializer, request)
         if flows.policy_requires(request.user):
             raise PermissionDenied("Two-step verification is required for this account.")
-        pending = flows.find_api_pending(data["step_up"], ChallengePurpose.STEP_UP)
-        if pending is None or pending.user.pk != request.user.pk:
-            raise flows.LoginRestart()
-        client = _client(request)
-        flows.step_up(
-            request.user, data["password"], data["method"], data["code"], client, pending.challenge
-        )
+        client = _prove_step_up(request, data)
         flows.disable(request.user, client, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
