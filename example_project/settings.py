@@ -120,12 +120,19 @@ if not DEBUG:
 # --- Two-factor authentication ---------------------------------------------------------
 PROVIDER_ALIASES = {
     "console": "django_authy2fa.providers.console.ConsoleProvider",
+    "verify": "django_authy2fa.providers.verify.VerifyProvider",
     "authy": "django_authy2fa.providers.authy.AuthyProvider",
 }
 _provider = env.str("AUTHY2FA_PROVIDER", default="console")
 _provider_options = {}
 if _provider == "authy":
     _provider_options = {"API_KEY": env.str("AUTHY_API_KEY", default="")}
+elif _provider == "verify":
+    _provider_options = {
+        "ACCOUNT_SID": env.str("TWILIO_ACCOUNT_SID", default=""),
+        "AUTH_TOKEN": env.str("TWILIO_AUTH_TOKEN", default=""),
+        "SERVICE_SID": env.str("TWILIO_VERIFY_SERVICE_SID", default=""),
+    }
 
 _throttle = {}
 if "AUTHY2FA_SEND_COOLDOWN_SECONDS" in env:
