@@ -12,6 +12,8 @@ Access goes through :data:`app_settings`, which
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -88,6 +90,11 @@ DEFAULTS: dict[str, Any] = {
     # Name shown in push requests and authenticator apps; defaults to the site.
     "ISSUER_NAME": None,
     "THROTTLE": {},
+    # Fernet keys that encrypt TOTP secrets at rest: the first encrypts, all decrypt
+    # (list a new key first, run ``manage.py authy2fa_rotate_totp_key``, then drop
+    # the old one). Empty: a key derived from SECRET_KEY (and SECRET_KEY_FALLBACKS).
+    # Read them from the environment; never commit them.
+    "ENCRYPTION_KEYS": [],
 }
 
 IMPORT_STRINGS = ("PROVIDER",)
@@ -107,6 +114,20 @@ INT_RULES: dict[str, _IntRule] = {
     "CODE_VALIDITY": _IntRule(30, 600),
     "TRUSTED_PROXY_COUNT": _IntRule(0, 10),
 }
+
+
+def _is_fernet_key(key: Any) -> bool:
+    """What ``cryptography.fernet.Fernet`` accepts: url-safe base64 of 32 bytes."""
+    if isinstance(key, str):
+        if not key.isascii():
+            return False
+        key = key.encode("ascii")
+    if not isinstance(key, bytes):
+        return False
+    try:
+        return len(base64.urlsafe_b64decode(key)) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def setting_path(*keys: str) -> str:
@@ -305,6 +326,31 @@ class AppSettings:
                 )
             merged[key] = value
         return merged
+
+    @property
+    def ENCRYPTION_KEYS(self) -> tuple[bytes, ...]:
+        """The configured Fernet keys as bytes, checked without importing cryptography."""
+        keys = self._get("ENCRYPTION_KEYS")
+        if isinstance(keys, (str, bytes)) or not isinstance(keys, (list, tuple)):
+            raise Authy2FAConfigurationError(
+                f"{setting_path('ENCRYPTION_KEYS')} must be a list of Fernet keys, "
+                f"not {type(keys).__name__}."
+            )
+        checked = []
+        for index, key in enumerate(keys):
+            # The message never includes the key itself.
+            if not _is_fernet_key(key):
+                raise Authy2FAConfigurationError(
+                    f"{setting_path('ENCRYPTION_KEYS')}[{index}] is not a valid Fernet key "
+                    "(32 url-safe base64-encoded bytes). Generate one with "
+                    "cryptography.fernet.Fernet.generate_key()."
+                )
+            checked.append(key.encode("ascii") if isinstance(key, str) else bytes(key))
+        if len(set(checked)) != len(checked):
+            raise Authy2FAConfigurationError(
+                f"{setting_path('ENCRYPTION_KEYS')} lists the same key twice."
+            )
+        return tuple(checked)
 
     def validate(self) -> None:
         """Read every setting once so that any mistake surfaces (used by system checks)."""

@@ -31,7 +31,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from . import recovery, signals, state, throttling
+from . import recovery, signals, state, throttling, totp
 from .audit import ClientInfo, record
 from .conf import app_settings
 from .exceptions import (
@@ -134,15 +134,16 @@ def available_methods(user: Any, profile: TwoFactorProfile | None) -> list[str]:
     """The methods this user can use now, in the order of ``AUTHY2FA["METHODS"]``."""
     if profile is None or not profile.is_enabled:
         return []
-    offered = []
     provider = _provider_or_none()
-    for method in app_settings.METHODS:
-        if method == Method.RECOVERY:
-            if recovery.remaining(user):
-                offered.append(method)
-        elif provider is not None and _provider_offers(provider, method, profile):
-            offered.append(method)
-    return offered
+    return [m for m in app_settings.METHODS if _offers(m, user, profile, provider)]
+
+
+def _offers(method: str, user: Any, profile: TwoFactorProfile, provider) -> bool:
+    if method == Method.RECOVERY:
+        return recovery.remaining(user) > 0
+    if method == Method.TOTP and totp.has_confirmed_device(user):
+        return True
+    return provider is not None and _provider_offers(provider, method, profile)
 
 
 def _provider_or_none():
@@ -633,6 +634,9 @@ def verify_code(pending: PendingLogin, method: str, code: Any, client: ClientInf
     if method == Method.RECOVERY:
         return _verify_recovery(pending, code, client)
     code = _clean_code(code)
+    if method == Method.TOTP and totp.has_confirmed_device(pending.user):
+        _checked(pending, method, client, lambda: totp.verify(pending.user, code))
+        return None
     if method in (Method.SMS, Method.CALL) and not pending.challenge.code_reference:
         raise InvalidInput(_("Ask for a code first."))
     recipient = pending.profile.as_recipient()
@@ -926,6 +930,42 @@ def _forget_at_provider(recipient: Recipient) -> None:
         get_provider().remove(recipient)
 
 
+def start_app_enrollment(user: Any) -> totp.Enrollment:
+    """A new authenticator-app secret to show once (QR code and key); not yet a factor."""
+    return totp.start_enrollment(user)
+
+
+def confirm_app(user: Any, code: Any, client: ClientInfo) -> list[str] | None:
+    """A code from the app makes it a factor; returns recovery codes when this enabled 2FA."""
+    throttling.reserve([(throttling.enrollment_confirm_rule(), str(user.pk))])
+    if not totp.confirm(user, _clean_code(code)):
+        raise InvalidCode()
+    profile = get_or_create_profile(user)
+    was_enabled = profile.is_enabled
+    now = timezone.now()
+    with transaction.atomic():
+        TwoFactorProfile.objects.filter(pk=profile.pk).update(
+            enabled_at=profile.enabled_at or now,
+            default_method=profile.default_method or Method.TOTP,
+            version=next_version(),
+        )
+        codes = None if was_enabled else recovery.replace_codes(user)
+        state.publish_user_state(user.pk)
+    record(EventType.ENROLLED, user=user, client=client, method=Method.TOTP)
+    signals.second_factor_enrolled.send(
+        sender=__name__, user=user, request=None, method=Method.TOTP
+    )
+    return codes
+
+
+def set_default_method(user: Any, method: str) -> None:
+    """The user's choice of method offered first at sign-in."""
+    profile = TwoFactorProfile.objects.filter(user=user).first()
+    if profile is None or method not in available_methods(user, profile):
+        raise MethodNotAvailable()
+    TwoFactorProfile.objects.filter(pk=profile.pk).update(default_method=method)
+
+
 def regenerate_recovery_codes(user: Any, client: ClientInfo) -> list[str]:
     """Void the old set and return a new one (show it once)."""
     codes = recovery.replace_codes(user)
@@ -955,9 +995,10 @@ def step_up(
 
 
 def disable(user: Any, client: ClientInfo, *, actor: Any = None) -> None:
-    """Turn 2FA off: phone, recovery codes and trusted browsers go; sessions re-check."""
+    """Turn 2FA off: phone, app, recovery codes and trusted browsers go; sessions re-check."""
     profile = TwoFactorProfile.objects.filter(user=user).first()
     if profile is None:
+        totp.remove(user)
         return
     recipient = profile.as_recipient()
     with transaction.atomic():
@@ -973,6 +1014,7 @@ def disable(user: Any, client: ClientInfo, *, actor: Any = None) -> None:
             version=next_version(),
         )
         recovery.RecoveryCode.objects.filter(user=user).delete()
+        totp.remove(user)
         TrustedBrowser.objects.filter(user=user, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )

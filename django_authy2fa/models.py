@@ -409,3 +409,67 @@ class APIToken(models.Model):
     def is_active(self, now=None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and self.expires_at > now
+
+
+class TOTPAlgorithm(models.TextChoices):
+    SHA1 = "SHA1", "SHA-1"
+    SHA256 = "SHA256", "SHA-256"
+    SHA512 = "SHA512", "SHA-512"
+
+
+class TOTPDevice(models.Model):
+    """A user's authenticator app (RFC 6238 TOTP); at most one per user.
+
+    The secret is stored only encrypted (see ``crypto.py``) and never appears
+    in forms, the admin, ``str()`` or ``repr()``. ``last_used_step`` is the
+    replay guard: a code is accepted only for a time step greater than it, set
+    by one conditional UPDATE, so a code works once even under concurrency.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="authy2fa_totp",
+        verbose_name=_("user"),
+    )
+    encrypted_secret = models.TextField(_("encrypted secret"), editable=False)
+    digits = models.PositiveSmallIntegerField(_("digits"), default=6, editable=False)
+    step = models.PositiveSmallIntegerField(_("time step (seconds)"), default=30, editable=False)
+    algorithm = models.CharField(
+        _("algorithm"),
+        max_length=8,
+        choices=TOTPAlgorithm.choices,
+        default=TOTPAlgorithm.SHA1,
+        editable=False,
+    )
+    last_used_step = models.BigIntegerField(
+        _("last accepted time step"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Codes of this time step or an earlier one are refused."),
+    )
+    confirmed_at = models.DateTimeField(
+        _("confirmed at"),
+        null=True,
+        blank=True,
+        help_text=_("Set when a code from the app confirmed the enrollment."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("authenticator app")
+        verbose_name_plural = _("authenticator apps")
+
+    def __str__(self) -> str:
+        state = "confirmed" if self.confirmed_at else "unconfirmed"
+        return f"Authenticator app of {self.user_id} ({state})"
+
+    def __repr__(self) -> str:
+        return (
+            f"<TOTPDevice pk={self.pk} user_id={self.user_id} confirmed={bool(self.confirmed_at)}>"
+        )
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None

@@ -262,6 +262,11 @@ def password_rules(username: str, ip: str | None) -> list[tuple[Rule, str]]:
     return entries
 
 
+def enrollment_confirm_rule() -> Rule:
+    """Attempts to confirm a new authenticator app per user (10 per 10 minutes)."""
+    return Rule("confirm_app_user", 10, 600)
+
+
 def recovery_failure_rule() -> Rule:
     """Wrong recovery codes per account per day (L6)."""
     return Rule("fail_recovery_day", 5, 86400)

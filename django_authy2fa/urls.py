@@ -20,6 +20,7 @@ urlpatterns = [
     path("callbacks/authy/", views.AuthyCallbackView.as_view(), name="authy_callback"),
     path("enroll/", views.EnrollView.as_view(), name="enroll"),
     path("enroll/confirm/", views.EnrollConfirmView.as_view(), name="enroll_confirm"),
+    path("enroll/app/", views.EnrollAppView.as_view(), name="enroll_app"),
     path("manage/", views.ManageView.as_view(), name="manage"),
     path("manage/recovery-codes/", views.RegenerateRecoveryCodesView.as_view(), name="recovery"),
     path(
@@ -28,6 +29,7 @@ urlpatterns = [
         name="revoke_browser",
     ),
     path("manage/confirm/", views.StepUpView.as_view(), name="step_up"),
+    path("manage/default-method/", views.DefaultMethodView.as_view(), name="default_method"),
     path("manage/disable/", views.DisableView.as_view(), name="disable"),
 ]
 
@@ -45,9 +47,11 @@ ROUTE_STATES = {
     "authy_callback": "provider",
     "enroll": "enrolling",
     "enroll_confirm": "enrolling",
+    "enroll_app": "enrolling",
     "manage": "verified",
     "recovery": "verified",
     "revoke_browser": "verified",
     "step_up": "verified",
+    "default_method": "verified",
     "disable": "verified",
 }

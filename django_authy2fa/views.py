@@ -21,13 +21,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
-from . import flows, recovery
+from . import flows, recovery, totp
 from .audit import ClientInfo
 from .conf import app_settings
 from .exceptions import (
@@ -378,6 +379,88 @@ class EnrollView(View):
         return redirect("authy2fa:enroll_confirm")
 
 
+class _EnrollingView(View):
+    """Base for enrollment pages: a signed-in user, or an attempt that must enroll first.
+
+    Adding or changing a factor on an account that has one already binds a new
+    authenticator, so it needs a fresh step-up.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        who = _enrolling(request)
+        if who is None:
+            return _restart(request)
+        self.user, self.pending = who
+        profile = TwoFactorProfile.objects.filter(user=self.user).first()
+        if profile is not None and profile.is_enabled and not _has_fresh_step_up(request):
+            return redirect(f"{reverse('authy2fa:step_up')}?next={request.path}")
+        return super().dispatch(request, *args, **kwargs)
+
+    def _finish(self, request: HttpRequest, codes: list[str] | None, message: str) -> HttpResponse:
+        request.session.pop(STEP_UP_UNTIL_KEY, None)
+        if self.pending is not None:
+            next_url = flows.complete_web_login(request, self.pending).redirect_url
+        else:
+            flows.refresh_session_mark(request)
+            next_url = reverse("authy2fa:manage")
+        if codes:
+            return _show_recovery_codes(request, codes, next_url)
+        messages.success(request, message)
+        return HttpResponseRedirect(next_url)
+
+
+@method_decorator(protected, name="dispatch")
+class EnrollAppView(_EnrollingView):
+    """Set up an authenticator app: a QR code rendered here, then one code to confirm it."""
+
+    template_name = "django_authy2fa/enroll_app.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        try:
+            enrollment = flows.start_app_enrollment(self.user)
+        except totp.AlreadyConfirmed:
+            messages.info(request, _("Your authenticator app is already set up."))
+            return redirect("authy2fa:manage")
+        return self._render(request, enrollment)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        client = ClientInfo.from_request(request)
+        try:
+            codes = flows.confirm_app(self.user, request.POST.get("code"), client)
+        except (totp.NoEnrollment, totp.AlreadyConfirmed):
+            return redirect("authy2fa:enroll_app")
+        except Authy2FAError as err:
+            enrollment = totp.pending_enrollment(self.user)
+            if enrollment is None:
+                return redirect("authy2fa:enroll_app")
+            return self._render(request, enrollment, error=err)
+        return self._finish(request, codes, _("Your authenticator app is set up."))
+
+    def _render(self, request: HttpRequest, enrollment, error: Authy2FAError | None = None):
+        context = {
+            # segno's SVG, made here from our own provisioning URI: safe markup.
+            "qr_svg": mark_safe(enrollment.qr_svg),  # noqa: S308
+            "manual_key": enrollment.manual_key,
+            "pending": self.pending,
+        }
+        if error is None:
+            return render(request, self.template_name, context)
+        return _error_response(request, self.template_name, context, error)
+
+
+@method_decorator([*protected, login_required], name="dispatch")
+class DefaultMethodView(View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            flows.set_default_method(request.user, request.POST.get("method", ""))
+            messages.success(request, _("Your default method was changed."))
+        except Authy2FAError as err:
+            messages.error(request, err.message)
+        return redirect("authy2fa:manage")
+
+
 @method_decorator(protected, name="dispatch")
 class EnrollConfirmView(View):
     template_name = "django_authy2fa/enroll_confirm.html"
@@ -445,6 +528,9 @@ class ManageView(View):
         profile = TwoFactorProfile.objects.filter(user=user).first()
         context = {
             "profile": profile,
+            "methods": flows.available_methods(user, profile),
+            "method_labels": dict(Method.choices),
+            "app_enabled": totp.has_confirmed_device(user),
             "enabled": bool(profile and profile.is_enabled),
             "required": flows.policy_requires(user),
             "recovery_left": recovery.remaining(user),
@@ -521,6 +607,7 @@ class StepUpView(View):
     def _next(self) -> str:
         allowed = {
             reverse("authy2fa:enroll"),
+            reverse("authy2fa:enroll_app"),
             reverse("authy2fa:disable"),
             reverse("authy2fa:manage"),
         }
