@@ -356,7 +356,12 @@ def confirm(user, code: object, *, now: dt.datetime | float | None = None) -> bo
 def import_confirmed_device(user, secret: str) -> TOTPDevice:
     """A confirmed app with an existing seed (migration from Authy's TOTP export)."""
     normalized = secret.replace(" ", "").upper()
-    base64.b32decode(normalized + "=" * (-len(normalized) % 8))  # refuse a seed that is not base32
+    try:
+        seed = base64.b32decode(normalized + "=" * (-len(normalized) % 8))
+    except (ValueError, TypeError) as err:
+        raise TOTPError("The exported seed is not base32.") from err
+    if len(seed) * 8 < 112:  # NIST SP 800-63B: at least 112 bits
+        raise TOTPError("The exported seed is shorter than 112 bits; enroll an app again.")
     fields = {
         "encrypted_secret": _seal(user.pk, normalized),
         "digits": DIGITS,
