@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 
 from . import flows
 from .audit import ClientInfo
-from .models import AuditEvent, TwoFactorProfile
+from .models import AuditEvent, TOTPDevice, TwoFactorProfile
 
 
 def user_search_fields(prefix: str = "user__") -> list[str]:
@@ -148,4 +148,25 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(admin.ModelAdmin):
+    """Authenticator apps: whether one is set up and when, never the secret."""
+
+    list_display = ("user", "is_confirmed", "confirmed_at", "created_at")
+    list_select_related = ("user",)
+    search_fields = user_search_fields()
+    fields = ("user", "confirmed_at", "created_at")
+    readonly_fields = fields
+
+    @admin.display(description=_("confirmed"), boolean=True)
+    def is_confirmed(self, obj: TOTPDevice) -> bool:
+        return obj.is_confirmed
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: TOTPDevice | None = None) -> bool:
         return False

@@ -94,3 +94,16 @@ def test_security_events_are_read_only_in_admin(admin_client, profile):
     )
     assert delete.status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_totp_devices_in_admin_never_show_the_secret(admin_client, profile):
+    from django_authy2fa import totp
+
+    enrollment = totp.start_enrollment(profile.user)
+    page = admin_client.get(
+        reverse("admin:django_authy2fa_totpdevice_change", args=[enrollment.device.pk])
+    )
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert enrollment.manual_key.replace(" ", "") not in body
+    assert enrollment.device.encrypted_secret not in body
