@@ -94,8 +94,10 @@ class Command(BaseCommand):
         if not self.commit:
             return "would migrate"
         exported = self.client.export_totp_secret(profile.authy_id)
-        totp.import_confirmed_device(profile.user, exported.secret)
-        state.publish_user_state(profile.user_id)
+        with transaction.atomic():
+            totp.import_confirmed_device(profile.user, exported.secret)
+            TwoFactorProfile.objects.filter(pk=profile.pk).update(version=next_version())
+            state.publish_user_state(profile.user_id)
         if self.delete:
             self._forget_at_authy(profile.authy_id)
             TwoFactorProfile.objects.filter(pk=profile.pk).update(authy_id=None)
