@@ -316,6 +316,30 @@ class AuthyCallbackView(View):
         return (uuid if isinstance(uuid, str) else ""), status
 
 
+@method_decorator([csrf_exempt, never_cache], name="dispatch")
+class VerifyCallbackView(View):
+    """Twilio Verify status callbacks: accepted only with a valid ``X-Twilio-Signature``.
+
+    Nothing in a login depends on them (the check answers are authoritative);
+    a valid one is acknowledged, anything else is refused without effect.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        validate = getattr(get_provider(), "validate_webhook", None)
+        if validate is None:
+            raise Http404
+        if len(request.body) > CALLBACK_MAX_BYTES:
+            return JsonResponse({"ok": False}, status=403)
+        is_json = request.content_type == "application/json"
+        params = request.body.decode("utf-8", "replace") if is_json else request.POST
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not validate(request.build_absolute_uri(), params, signature):
+            return JsonResponse({"ok": False}, status=403)
+        return JsonResponse({"ok": True})
+
+
 # -- enrollment and management ------------------------------------------------------------
 
 

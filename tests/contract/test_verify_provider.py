@@ -122,3 +122,24 @@ def test_missing_credentials_name_the_setting():
     with pytest.raises(Authy2FAConfigurationError, match=r"\['SERVICE_SID'\]"):
         VerifyProvider(ACCOUNT_SID=fx.ACCOUNT_SID, AUTH_TOKEN="x" * 32)
     assert [m.id for m in VerifyProvider.check({})] == ["authy2fa.E003"]
+
+
+@override_settings(AUTHY2FA=VERIFY_SETTINGS)
+def test_status_callback_needs_a_valid_twilio_signature(client):
+    from django_authy2fa.clients.verify import compute_twilio_signature
+
+    url = "http://testserver/account/2fa/callbacks/verify/"
+    params = {"VerificationSid": fx.VERIFICATION_SID, "Status": "approved"}
+    token = VERIFY_SETTINGS["PROVIDER_OPTIONS"]["AUTH_TOKEN"]
+    good = compute_twilio_signature(token, url, params)
+    assert client.post(url, params, headers={"X-Twilio-Signature": good}).json() == {"ok": True}
+    assert client.post(url, params).status_code == 403
+    forged = compute_twilio_signature("another-token", url, params)
+    response = client.post(url, params, headers={"X-Twilio-Signature": forged})
+    assert response.status_code == 403
+    tampered = {**params, "Status": "canceled"}
+    assert client.post(url, tampered, headers={"X-Twilio-Signature": good}).status_code == 403
+
+
+def test_verify_callback_is_404_with_another_provider(client):
+    assert client.post("/account/2fa/callbacks/verify/").status_code == 404
