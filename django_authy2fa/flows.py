@@ -958,6 +958,13 @@ def confirm_app(user: Any, code: Any, client: ClientInfo) -> list[str] | None:
     return codes
 
 
+def finish_enrollment_login(pending: PendingLogin) -> Any:
+    """A forced enrollment just confirmed a factor: this attempt's login may complete (once)."""
+    if not _finish(pending.challenge, Method.TOTP):
+        raise LoginRestart()
+    return pending.user
+
+
 def set_default_method(user: Any, method: str) -> None:
     """The user's choice of method offered first at sign-in."""
     profile = TwoFactorProfile.objects.filter(user=user).first()

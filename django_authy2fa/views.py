@@ -458,6 +458,8 @@ class EnrollAppView(_EnrollingView):
             if enrollment is None:
                 return redirect("authy2fa:enroll_app")
             return self._render(request, enrollment, error=err)
+        if self.pending is not None:
+            flows.finish_enrollment_login(self.pending)
         return self._finish(request, codes, _("Your authenticator app is set up."))
 
     def _render(self, request: HttpRequest, enrollment, error: Authy2FAError | None = None):

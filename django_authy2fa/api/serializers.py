@@ -48,6 +48,10 @@ class ConfirmSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=64)
 
 
+class AppConfirmSerializer(ChallengeSerializer):
+    code = serializers.CharField(max_length=64)
+
+
 class StepUpSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(
         choices=CHANNELS, required=False, help_text="Also send a code to the current phone."
@@ -98,6 +102,12 @@ class PushSerializer(serializers.Serializer):
 class EnrollmentStartedSerializer(serializers.Serializer):
     enrollment = serializers.CharField(required=False)
     destination = serializers.CharField()
+
+
+class AppEnrollmentSerializer(serializers.Serializer):
+    provisioning_uri = serializers.CharField(help_text="otpauth:// URI; show it as a QR code.")
+    manual_key = serializers.CharField(help_text="The secret for manual entry, in groups of 4.")
+    qr_svg = serializers.CharField(help_text="The QR code as inline SVG, rendered by the server.")
 
 
 class RecoveryCodesSerializer(serializers.Serializer):

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import flows, recovery, tokens
+from .. import flows, recovery, tokens, totp
 from ..audit import ClientInfo, record
 from ..models import (
     APIToken,
@@ -264,6 +264,46 @@ class EnrollConfirmView(PreAuthView):
         body: dict[str, Any] = {"recovery_codes": codes} if codes else {}
         if pending is not None:  # forced enrollment completes the login
             body.update(_token_body(*flows.issue_api_token(user, client, second_step_passed=True)))
+        return Response(body)
+
+
+class EnrollAppView(PreAuthView):
+    """Start an authenticator app: the provisioning URI, the key and an SVG QR code."""
+
+    @extend_schema(
+        request=s.ChallengeSerializer, responses={201: s.AppEnrollmentSerializer, **ERRORS}
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(s.ChallengeSerializer, request)
+        user, _pending = _enrolling_user(request, data.get("challenge"))
+        try:
+            enrollment = flows.start_app_enrollment(user)
+        except totp.AlreadyConfirmed as err:
+            raise PermissionDenied("An authenticator app is already set up.") from err
+        body = {
+            "provisioning_uri": enrollment.provisioning_uri,
+            "manual_key": enrollment.manual_key,
+            "qr_svg": enrollment.qr_svg,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+@secret_fields
+class EnrollAppConfirmView(PreAuthView):
+    @extend_schema(
+        request=s.AppConfirmSerializer, responses={200: s.RecoveryCodesSerializer, **ERRORS}
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(s.AppConfirmSerializer, request)
+        client = _client(request)
+        user, pending = _enrolling_user(request, data.get("challenge"))
+        codes = flows.confirm_app(user, data["code"], client)
+        body: dict[str, Any] = {"recovery_codes": codes} if codes else {}
+        if pending is not None:  # forced enrollment completes the login
+            finished = flows.finish_enrollment_login(pending)
+            body.update(
+                _token_body(*flows.issue_api_token(finished, client, second_step_passed=True))
+            )
         return Response(body)
 
 

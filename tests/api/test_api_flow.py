@@ -389,3 +389,48 @@ def test_disable_needs_password_and_a_current_factor(api, alice):
     )
     assert done.status_code == 204
     assert not TwoFactorProfile.objects.get(user=alice).is_enabled
+
+
+def test_app_enrollment_through_the_api(api):
+    from ..test_totp_flow import code_at
+
+    make_user("bob", enabled=False)
+    bearer(api, login(api, "bob").json()["token"])
+    started = api.post(f"{API}enroll/app/", {}, format="json")
+    assert started.status_code == 201
+    body = started.json()
+    assert body["provisioning_uri"].startswith("otpauth://totp/")
+    assert body["qr_svg"].startswith("<svg")
+    import time
+
+    done = api.post(
+        f"{API}enroll/app/confirm/",
+        {"code": code_at(body["manual_key"], time.time())},
+        format="json",
+    )
+    assert done.status_code == 200
+    assert len(done.json()["recovery_codes"]) == 10
+
+
+@override_settings(
+    AUTHY2FA={"PROVIDER": None, "METHODS": ["totp", "recovery"], "REQUIRED_FOR": "all"}
+)
+def test_forced_app_enrollment_through_the_api_ends_with_a_token(api):
+    import time
+
+    from ..test_totp_flow import code_at
+
+    make_user("carol", enabled=False)
+    challenge = login(api, "carol").json()["challenge"]
+    key = api.post(f"{API}enroll/app/", {"challenge": challenge}, format="json").json()[
+        "manual_key"
+    ]
+    done = api.post(
+        f"{API}enroll/app/confirm/",
+        {"challenge": challenge, "code": code_at(key, time.time())},
+        format="json",
+    )
+    assert done.status_code == 200
+    assert bearer(api, done.json()["token"]).get("/api/whoami/").status_code == 200
+    # The attempt is finished: its challenge cannot serve again.
+    assert verify(api, challenge, "123456", "totp").json()["code"] == "expired"
