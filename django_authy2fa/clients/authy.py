@@ -15,7 +15,9 @@ client keeps the same wire format (field for field) but:
   (:func:`_error_for`), and fails closed when an answer is not explicit;
 * never logs the API key, a token or a URL (the verify URL contains the token).
 
-It does not read Django settings; the provider layer builds it from them.
+The transport (session, bounded reads, failures, error-report masking) is
+shared with the Verify client in :mod:`django_authy2fa.clients.http`. It does
+not read Django settings; the provider layer builds it from them.
 """
 
 from __future__ import annotations
@@ -24,29 +26,42 @@ import base64
 import enum
 import hashlib
 import hmac
-import http.client
 import ipaddress
 import json
 import logging
-import math
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.cookiejar import DefaultCookiePolicy
 from types import MappingProxyType
 from typing import Any, Final
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote_plus
 
 import phonenumbers
 import requests
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.views.decorators.debug import sensitive_variables
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
-from django_authy2fa import __version__
+from django_authy2fa.clients.http import (
+    DEFAULT_TIMEOUT,
+    MAX_PROVIDER_MESSAGE_LENGTH,
+    SENSITIVE_NAMES,
+    ApiClient,
+    Reply,
+    Timeout,
+    check_secret,
+    clean_email,
+    clean_locale,
+    is_positive_number,
+    normalise_error_code,
+    optional_text,
+    path_segment,
+)
+from django_authy2fa.clients.http import (
+    MAX_EMAIL_LENGTH as MAX_EMAIL_LENGTH,
+)
+from django_authy2fa.clients.http import (
+    MAX_RESPONSE_BYTES as MAX_RESPONSE_BYTES,
+)
 from django_authy2fa.exceptions import (
     ApprovalRequestNotFound,
     Authy2FAConfigurationError,
@@ -81,22 +96,13 @@ logger = logging.getLogger(__name__)
 
 PROVIDER: Final = "Authy"
 
-Timeout = float | tuple[float, float]
-
-# Authy answers are a few hundred bytes; a user status with many devices is a
-# few KiB. Anything far larger is a fault (or a hostile proxy), not data.
-MAX_RESPONSE_BYTES: Final = 256 * 1024
-_READ_CHUNK: Final = 16 * 1024
-
 # Limits taken from the official clients (reference §A5, §A6, §A7.1).
 MAX_AUTHY_ID_DIGITS: Final = 12
 MAX_ACTION_LENGTH: Final = 255
 MAX_APPROVAL_TEXT_LENGTH: Final = 200
-MAX_EMAIL_LENGTH: Final = 254
 MAX_PHONE_INPUT_LENGTH: Final = 32
 MAX_LABEL_LENGTH: Final = 255
 MAX_QR_SIZE: Final = 2000
-MAX_PROVIDER_MESSAGE_LENGTH: Final = 500
 
 # ``re.ASCII`` and ``fullmatch`` everywhere: ``\d`` would accept other scripts'
 # digits and ``$`` matches before a trailing newline.
@@ -107,15 +113,10 @@ _UUID_RE: Final = re.compile(
 )
 _COUNTRY_CODE_RE: Final = re.compile(r"\+?[0-9]{1,3}", re.ASCII)
 _PHONE_INPUT_RE: Final = re.compile(r"[0-9 ().\-]+", re.ASCII)
-_LOCALE_RE: Final = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}", re.ASCII)
-_ERROR_CODE_RE: Final = re.compile(r"[0-9]{1,10}", re.ASCII)
-_RETRY_AFTER_RE: Final = re.compile(r"[0-9]{1,7}", re.ASCII)
-_API_KEY_RE: Final = re.compile(r"[\x21-\x7e]+", re.ASCII)
 _DELETE_PATH_RE: Final = re.compile(r"/[A-Za-z0-9_./{}\-]*", re.ASCII)
 _NONCE_RE: Final = re.compile(r"[\x21-\x7b\x7d\x7e]{1,64}", re.ASCII)  # printable, no "|"
 _NONCE_TIME_RE: Final = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?", re.ASCII)
 
-_LOOPBACK_NAMES: Final = frozenset({"localhost"})
 _LOGO_RESOLUTIONS: Final = frozenset({"default", "low", "med", "high"})
 _CALLBACK_METHODS: Final = frozenset({"GET", "POST"})
 _MAX_CALLBACK_DEPTH: Final = 32
@@ -342,19 +343,14 @@ _PHONE_FIELDS: Final = ("cellphone", "country_code")
 # --- Parsed answers ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Reply:
+class _Reply(Reply):
     """One HTTP answer from Authy, parsed tolerantly."""
 
-    status_code: int
-    #: The JSON object of the body; ``{}`` when the body is empty, not JSON or
-    #: JSON that is not an object.
-    fields: dict[str, Any]
-    retry_after: int | None = None
+    PROVIDER = PROVIDER
 
     @property
     def error_code(self) -> str | None:
-        return _normalise_error_code(self.fields.get("error_code"))
+        return normalise_error_code(self.fields.get("error_code"))
 
     @property
     def success(self) -> bool | None:
@@ -371,6 +367,11 @@ class _Reply:
             return None
         return message[:MAX_PROVIDER_MESSAGE_LENGTH]
 
+    @property
+    def failed(self) -> bool:
+        """Any status but 200 is logged: every Authy endpoint answers a success with 200."""
+        return self.status_code != 200
+
 
 def _tri_state(value: Any) -> bool | None:
     if isinstance(value, bool):
@@ -385,40 +386,6 @@ def _tri_state(value: Any) -> bool | None:
 def _flag(value: Any) -> bool:
     """A boolean field: only an explicit true counts."""
     return _tri_state(value) is True
-
-
-def _normalise_error_code(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        value = str(value)
-    elif isinstance(value, float) and value.is_integer():
-        value = str(int(value))
-    if isinstance(value, str):
-        value = value.strip()
-        if _ERROR_CODE_RE.fullmatch(value):
-            return value
-    return None
-
-
-def _parse_fields(body: bytes) -> dict[str, Any]:
-    if not body.strip():
-        return {}
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        # HTML error pages from proxies, truncated bodies, absurd nesting:
-        # all of them simply carry no fields.
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _parse_retry_after(value: str | None) -> int | None:
-    if value is None:
-        return None
-    value = value.strip()
-    # HTTP-dates are possible in theory; Authy sends seconds, so only those count.
-    return int(value) if _RETRY_AFTER_RE.fullmatch(value) else None
 
 
 # --- The one place that turns an answer into an exception ---------------------------
@@ -438,16 +405,16 @@ def _error_for(
     code = reply.error_code
     if 300 <= status < 400:
         # Redirects are never followed: they would send the API key elsewhere.
-        return _build(ProviderUnavailable, "Authy answered with a redirect.", reply)
+        return reply.error(ProviderUnavailable, "Authy answered with a redirect.")
     if code is not None and code in AUTHY_ERROR_CODES:
         cls, meaning = AUTHY_ERROR_CODES[code]
         if code == _USER_INVALID_CODE and _names_phone_field(reply.fields):
             cls, meaning = ProviderPhoneRejected, "Authy rejected the phone number."
-        return _build(cls, meaning, reply)
+        return reply.error(cls, meaning)
     cls, message = _class_for_status(status, not_found)
     if code is not None:
         message = f"{message} The error code is not a known Authy code."
-    return _build(cls, message, reply)
+    return reply.error(cls, message)
 
 
 def _class_for_status(
@@ -466,32 +433,10 @@ def _class_for_status(
     return ProviderUnavailable, "Authy is unavailable."
 
 
-def _build(cls: type[ProviderError], message: str, reply: _Reply) -> ProviderError:
-    kwargs: dict[str, Any] = {
-        "provider": PROVIDER,
-        "status_code": reply.status_code,
-        "error_code": reply.error_code,
-        "provider_message": reply.provider_message,
-    }
-    if issubclass(cls, ProviderThrottled):
-        return cls(message, retry_after=reply.retry_after, **kwargs)
-    return cls(message, **kwargs)
-
-
 def _names_phone_field(fields: dict[str, Any]) -> bool:
     errors = fields.get("errors")
     places = [fields, errors] if isinstance(errors, dict) else [fields]
     return any(name in place for place in places for name in _PHONE_FIELDS)
-
-
-def _unexpected(reply: _Reply, what: str) -> ProviderUnavailable:
-    """Authy said 200 but the body lacks what the endpoint promises."""
-    return ProviderUnavailable(
-        f"Authy sent an unexpected answer ({what}).",
-        provider=PROVIDER,
-        status_code=reply.status_code,
-        provider_message=reply.provider_message,
-    )
 
 
 # --- Input validation (all before any network) --------------------------------------
@@ -526,16 +471,6 @@ def _clean_uuid(value: Any) -> str:
     if not isinstance(value, str) or not _UUID_RE.fullmatch(value):
         raise InvalidIdentifier("The approval request ID is not a valid UUID.")
     return value.lower()
-
-
-def _clean_email(email: Any) -> str:
-    if not isinstance(email, str) or len(email) > MAX_EMAIL_LENGTH:
-        raise InvalidInput("Enter a valid email address.")
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise InvalidInput("Enter a valid email address.") from None
-    return email
 
 
 def _clean_country_code(value: Any) -> int:
@@ -583,12 +518,6 @@ def _clean_text(value: Any, name: str, max_length: int) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > max_length:
         raise InvalidInput(f"{name} must be a non-empty string of at most {max_length} characters.")
     return value
-
-
-def _clean_locale(locale: Any) -> str:
-    if not isinstance(locale, str) or not _LOCALE_RE.fullmatch(locale):
-        raise InvalidInput("locale must be a language tag such as 'es' or 'pt-BR'.")
-    return locale
 
 
 def _clean_non_negative_int(value: Any, name: str) -> int:
@@ -641,73 +570,11 @@ def _clean_logos(logos: Any) -> list[dict[str, str]]:
     return cleaned
 
 
-def _path_id(value: str) -> str:
-    # Already validated as digits or a UUID; quoting anyway keeps the path
-    # safe even if a validator is loosened one day.
-    return quote(value, safe="")
-
-
 # --- Configuration validation --------------------------------------------------------
 
 
 def _check_api_key(api_key: Any) -> str:
-    if not isinstance(api_key, str) or not api_key:
-        raise Authy2FAConfigurationError(
-            "The Authy API key is missing (it must be a non-empty string)."
-        )
-    if not _API_KEY_RE.fullmatch(api_key):
-        # Typically a trailing newline copied from a secrets file.
-        raise Authy2FAConfigurationError(
-            "The Authy API key contains whitespace or non-printable characters."
-        )
-    return api_key
-
-
-def _check_api_url(api_url: Any) -> str:
-    if not isinstance(api_url, str):
-        raise Authy2FAConfigurationError("The Authy API URL must be a string.")
-    try:
-        parts = urlsplit(api_url)
-        host = parts.hostname
-        parts.port  # noqa: B018 -- raises ValueError for a malformed port
-    except ValueError:
-        raise Authy2FAConfigurationError("The Authy API URL is malformed.") from None
-    if not host or parts.username or parts.password or parts.query or parts.fragment:
-        raise Authy2FAConfigurationError(
-            "The Authy API URL must be scheme://host[:port][/path] without credentials or query."
-        )
-    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host)):
-        return api_url.rstrip("/")
-    raise Authy2FAConfigurationError(
-        "The Authy API URL must use https (plain http is allowed only to a loopback host)."
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_timeout(timeout: Any) -> Timeout:
-    values = timeout if isinstance(timeout, tuple) else (timeout,)
-    if len(values) not in (1, 2) or not all(_is_positive_number(v) for v in values):
-        raise Authy2FAConfigurationError(
-            "The Authy timeout must be a positive number of seconds or a (connect, read) pair."
-        )
-    return timeout
-
-
-def _is_positive_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
+    return check_secret(api_key, "The Authy API key")
 
 
 def _check_delete_path(delete_path: Any) -> str:
@@ -729,112 +596,10 @@ def _check_delete_path(delete_path: Any) -> str:
     return delete_path
 
 
-# --- Transport -------------------------------------------------------------------------
-
-_TRANSPORT_ERRORS: Final = (
-    requests.RequestException,
-    Urllib3HTTPError,  # raised by raw body reads, outside requests' wrapping
-    http.client.HTTPException,
-    OSError,
-)
-
-
-class _BodyRejected(Exception):
-    """The response body was too large or arrived too slowly."""
-
-    status_code: int | None = None
-
-
-def _transport_failure(err: BaseException, endpoint: str, secret_in_url: bool) -> ProviderError:
-    """The ProviderUnavailable for a failed exchange, chained to a safe cause."""
-    if isinstance(err, _BodyRejected):
-        logger.warning("Authy %s answer rejected: body %s", endpoint, err)
-        return ProviderUnavailable(
-            "Authy sent an unusable answer.", provider=PROVIDER, status_code=err.status_code
-        )
-    logger.warning("Authy %s request failed: %s", endpoint, type(err).__name__)
-    failure = ProviderUnavailable(_transport_message(err), provider=PROVIDER)
-    # What "raise failure from cause" does, so the caller can raise it later.
-    failure.__cause__ = _redacted(err, endpoint) if secret_in_url else err
-    failure.__suppress_context__ = True
-    return failure
-
-
-def _transport_message(err: BaseException) -> str:
-    if isinstance(err, requests.ConnectTimeout):
-        return "Could not connect to Authy in time."
-    if isinstance(err, requests.Timeout):
-        return "Authy did not answer in time."
-    if isinstance(err, requests.ConnectionError):
-        return "Could not connect to Authy."
-    return "The request to Authy failed."
-
-
-def _redacted(err: BaseException, endpoint: str) -> BaseException:
-    """A copy of a transport error without its text.
-
-    requests puts the full URL in its messages; the verify URL contains the
-    user's code, and chained exceptions end up in logs and error reports.
-    """
-    text = f"{type(err).__name__} during the Authy {endpoint} request (details redacted)"
-    try:
-        return type(err)(text)
-    except Exception:  # an exception class with a different constructor
-        return requests.RequestException(text)
-
-
-# Local variable names that may hold the API key, a token or a URL containing
-# one, in this module and in the requests/urllib3/http.client frames below it.
-# Django's error reports (500 page, admin emails) show frame locals; these are
-# masked there (see ``sensitive_variables``).
-_SENSITIVE_NAMES: Final = (
-    "api_key",
-    "token",
-    "path",
-    "url",
-    "params",
-    "headers",
-    "value",
-    "values",
-    "failure",
-    "data",
-    "body",
-    "digest",
-    "expected",
-    "message",
-    "signature",
-)
-
-
-def _read_limited(response: requests.Response, read_timeout: float) -> bytes:
-    """Read the whole body, refusing one that is huge or trickles in.
-
-    ``timeout`` in requests bounds each socket read, not the total: a server
-    sending one byte every few seconds would otherwise hold a worker forever.
-    """
-    declared = response.headers.get("Content-Length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
-        raise _BodyRejected("too large")
-    deadline = time.monotonic() + read_timeout
-    read = getattr(response.raw, "read1", None) or response.raw.read
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = read(_READ_CHUNK, decode_content=True)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise _BodyRejected("too large")
-        if time.monotonic() > deadline:
-            raise _BodyRejected("too slow")
-        chunks.append(chunk)
-
-
 # --- The client ---------------------------------------------------------------------
 
 
-class AuthyClient:
+class AuthyClient(ApiClient[_Reply]):
     """A client for the Authy REST API.
 
     One instance holds one connection pool and is meant to be shared: it keeps
@@ -850,11 +615,11 @@ class AuthyClient:
     #: Three variants exist in the official clients (reference §A4.3); pick one
     #: with ``delete_path``. Must contain ``{authy_id}``.
     DEFAULT_DELETE_PATH: Final = "/protected/json/users/{authy_id}/remove"
-    #: (connect, read) seconds. The connect value is just above a multiple of
-    #: 3 s, the TCP retransmission window.
-    DEFAULT_TIMEOUT: Final = (3.05, 10)
+    PROVIDER = PROVIDER
+    LOGGER = logger
+    _reply_type = _Reply
 
-    @sensitive_variables(*_SENSITIVE_NAMES)
+    @sensitive_variables(*SENSITIVE_NAMES)
     def __init__(
         self,
         api_key: str,
@@ -870,41 +635,12 @@ class AuthyClient:
         by default the client creates a pooled one and closes it in :meth:`close`.
         """
         self._api_key = _check_api_key(api_key)
-        self.api_url = _check_api_url(api_url)
-        self.timeout = _check_timeout(timeout)
         self.delete_path = _check_delete_path(delete_path)
-        self._owns_session = session is None
-        self._session = session if session is not None else self._new_session()
-
-    @staticmethod
-    def _new_session() -> requests.Session:
-        session = requests.Session()
-        # max_retries=0: a retried "send SMS" is a second SMS, and a retried
-        # verify may burn the user's code.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=10, max_retries=0)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        # The API is stateless; a cookie set by a load balancer must not make
-        # one user's request depend on another's.
-        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-        return session
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(api_url={self.api_url!r})"
-
-    def close(self) -> None:
-        """Close the connection pool (only if this client created it)."""
-        if self._owns_session:
-            self._session.close()
-
-    def __enter__(self) -> AuthyClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        super().__init__(api_url, timeout, session)
 
     # --- Users --------------------------------------------------------------------
 
+    @sensitive_variables(*SENSITIVE_NAMES)
     def register_user(
         self,
         email: str,
@@ -918,7 +654,7 @@ class AuthyClient:
         ``country_code`` the calling code (``44``, ``"44"`` or ``"+44"``).
         Registering the same phone again returns the same Authy ID.
         """
-        email = _clean_email(email)
+        email = clean_email(email)
         code = _clean_country_code(country_code)
         national = _clean_phone(phone_number, code)
         if not isinstance(send_install_link_via_sms, bool):
@@ -932,7 +668,7 @@ class AuthyClient:
         user = fields.get("user")
         authy_id = _authy_id_from_answer(user.get("id") if isinstance(user, dict) else None)
         if authy_id is None:
-            raise _unexpected(reply, "no valid user ID")
+            raise reply.unexpected("no valid user ID")
         return authy_id
 
     def user_status(self, authy_id: int | str, user_ip: str | None = None) -> AuthyUserStatus:
@@ -942,22 +678,22 @@ class AuthyClient:
         reply = self._send(
             "GET",
             "user_status",
-            f"/protected/json/users/{_path_id(authy_id)}/status",
+            f"/protected/json/users/{path_segment(authy_id)}/status",
             params={"user_ip": ip} if ip else None,
         )
         status = self._expect_ok(reply).get("status")
         if not isinstance(status, dict):
-            raise _unexpected(reply, "no status object")
+            raise reply.unexpected("no status object")
         answered_id = status.get("authy_id")
         if answered_id is not None and _authy_id_from_answer(answered_id) != authy_id:
-            raise _unexpected(reply, "status for another user")
+            raise reply.unexpected("status for another user")
         return _user_status_from(status, authy_id)
 
     def delete_user(self, authy_id: int | str, user_ip: str | None = None) -> None:
         """Ask Authy to remove a user (Authy applies it after a delay, ~24 h)."""
         authy_id = _clean_authy_id(authy_id)
         ip = _clean_user_ip(user_ip)
-        path = self.delete_path.format(authy_id=_path_id(authy_id))
+        path = self.delete_path.format(authy_id=path_segment(authy_id))
         reply = self._send("POST", "delete_user", path, body={"user_ip": ip} if ip else {})
         self._expect_ok(reply)
 
@@ -1006,7 +742,7 @@ class AuthyClient:
             # Lowercase text: requests would send Python's "True".
             params["force"] = "true"
         if locale is not None:
-            params["locale"] = _clean_locale(locale)
+            params["locale"] = clean_locale(locale)
         if action is not None:
             params["action"] = _clean_text(action, "action", MAX_ACTION_LENGTH)
         if action_message is not None:
@@ -1016,20 +752,20 @@ class AuthyClient:
         reply = self._send(
             "GET",
             f"request_{channel}",
-            f"/protected/json/{channel}/{_path_id(authy_id)}",
+            f"/protected/json/{channel}/{path_segment(authy_id)}",
             params=params or None,
         )
         fields = self._expect_ok(reply)
         return TokenRequestResult(
             ignored=_flag(fields.get("ignored")),
-            device=_optional_text(fields.get("device")),
-            cellphone=_optional_text(fields.get("cellphone")),
-            message=_optional_text(fields.get("message")) or "",
+            device=optional_text(fields.get("device")),
+            cellphone=optional_text(fields.get("cellphone")),
+            message=optional_text(fields.get("message")) or "",
         )
 
     # --- Verifying codes --------------------------------------------------------------
 
-    @sensitive_variables(*_SENSITIVE_NAMES)
+    @sensitive_variables(*SENSITIVE_NAMES)
     def verify_token(self, authy_id: int | str, token: str, action: str | None = None) -> bool:
         """Check a code typed by the user.
 
@@ -1049,7 +785,7 @@ class AuthyClient:
         reply = self._send(
             "GET",
             "verify",
-            f"/protected/json/verify/{_path_id(token)}/{_path_id(authy_id)}",
+            f"/protected/json/verify/{path_segment(token)}/{path_segment(authy_id)}",
             params=params,
             secret_in_url=True,
         )
@@ -1086,13 +822,13 @@ class AuthyClient:
         reply = self._send(
             "POST",
             "create_approval_request",
-            f"/onetouch/json/users/{_path_id(authy_id)}/approval_requests",
+            f"/onetouch/json/users/{path_segment(authy_id)}/approval_requests",
             body=body,
         )
         approval = self._expect_ok(reply).get("approval_request")
         uuid = approval.get("uuid") if isinstance(approval, dict) else None
         if not isinstance(uuid, str) or not _UUID_RE.fullmatch(uuid):
-            raise _unexpected(reply, "no valid approval request UUID")
+            raise reply.unexpected("no valid approval request UUID")
         return uuid.lower()
 
     def get_approval_status(self, uuid: str) -> ApprovalStatus:
@@ -1101,20 +837,20 @@ class AuthyClient:
         reply = self._send(
             "GET",
             "get_approval_status",
-            f"/onetouch/json/approval_requests/{_path_id(uuid)}",
+            f"/onetouch/json/approval_requests/{path_segment(uuid)}",
         )
         approval = self._expect_ok(reply, not_found=ApprovalRequestNotFound).get("approval_request")
         if not isinstance(approval, dict):
-            raise _unexpected(reply, "no approval request object")
+            raise reply.unexpected("no approval request object")
         answered_uuid = approval.get("uuid")
         if answered_uuid is not None and (
             not isinstance(answered_uuid, str) or answered_uuid.lower() != uuid
         ):
-            raise _unexpected(reply, "status of another approval request")
+            raise reply.unexpected("status of another approval request")
         try:
             return ApprovalStatus(approval.get("status"))
         except ValueError:
-            raise _unexpected(reply, "unknown approval status") from None
+            raise reply.unexpected("unknown approval status") from None
 
     def validate_callback_signature(
         self,
@@ -1162,13 +898,13 @@ class AuthyClient:
         reply = self._send(
             "POST",
             "generate_qr_code",
-            f"/protected/json/users/{_path_id(authy_id)}/secret",
+            f"/protected/json/users/{path_segment(authy_id)}/secret",
             body={"label": label, "qr_size": qr_size},
         )
         qr_code = self._expect_ok(reply).get("qr_code")
         # The link ends up in an <img src>; only an https URL or an inline image is safe.
         if not isinstance(qr_code, str) or not qr_code.startswith(("https://", "data:image/")):
-            raise _unexpected(reply, "no valid QR code link")
+            raise reply.unexpected("no valid QR code link")
         return QRCodeResult(qr_code=qr_code, label=label)
 
     def export_totp_secret(self, authy_id: int | str) -> TOTPSecretExport:
@@ -1177,12 +913,12 @@ class AuthyClient:
         reply = self._send(
             "GET",
             "export_totp_secret",
-            f"/protected/json/users/{_path_id(authy_id)}/secret/export",
+            f"/protected/json/users/{path_segment(authy_id)}/secret/export",
         )
         fields = self._expect_ok(reply)
         secret = fields.get("secret")
         if not isinstance(secret, str) or not secret.strip():
-            raise _unexpected(reply, "no secret")
+            raise reply.unexpected("no secret")
         otp = fields.get("otp")
         if isinstance(otp, int) and not isinstance(otp, bool):
             otp = str(otp)
@@ -1190,97 +926,27 @@ class AuthyClient:
 
     # --- Plumbing -----------------------------------------------------------------------
 
-    @sensitive_variables(*_SENSITIVE_NAMES)
+    @sensitive_variables(*SENSITIVE_NAMES)
     def _headers(self, has_body: bool) -> dict[str, str]:
-        # Per request rather than on the session: a caller-supplied session
-        # may talk to other hosts, which must never see the key.
-        headers = {
-            "X-Authy-API-Key": self._api_key,
-            "Accept": "application/json",
-            "User-Agent": f"django-authy2fa/{__version__}",
-        }
+        """Authy authenticates by its own header, not HTTP auth (see NoCredentials)."""
+        headers = {"X-Authy-API-Key": self._api_key, **super()._headers(has_body)}
         if has_body:
             headers["Content-Type"] = "application/json"
         return headers
 
-    def _read_timeout(self) -> float:
-        return self.timeout[-1] if isinstance(self.timeout, tuple) else self.timeout
+    def _encode_body(self, body: Mapping[str, Any]) -> bytes:
+        """JSON, as the official clients send it; NaN is not JSON and never sent."""
+        return json.dumps(body, allow_nan=False).encode("utf-8")
 
-    @sensitive_variables(*_SENSITIVE_NAMES)
-    def _send(
-        self,
-        method: str,
-        endpoint: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Mapping[str, Any] | None = None,
-        secret_in_url: bool = False,
-    ) -> _Reply:
-        """Make one request and parse the answer; transport failures raise ProviderUnavailable.
+    def _failure_cause(
+        self, err: BaseException, endpoint: str, secret_in_url: bool
+    ) -> BaseException:
+        """The original error, unless its text (which quotes the URL) carries the code.
 
-        ``endpoint`` is a fixed name used in logs instead of the URL.
+        requests puts the full URL in its messages, and the verify URL holds
+        the user's code; chained exceptions end up in logs and error reports.
         """
-        started = time.monotonic()
-        failure: BaseException | None = None
-        try:
-            status_code, headers, raw = self._exchange(method, path, params, body)
-        except (_BodyRejected, *_TRANSPORT_ERRORS) as err:
-            failure = err
-        if failure is not None:
-            # Raised here, outside the except blocks, so the original error
-            # is not attached implicitly as __context__ as well.
-            raise _transport_failure(failure, endpoint, secret_in_url)
-        reply = _Reply(
-            status_code=status_code,
-            fields=_parse_fields(raw),
-            retry_after=_parse_retry_after(headers.get("Retry-After")),
-        )
-        logger.debug(
-            "Authy %s: HTTP %s in %.0f ms",
-            endpoint,
-            reply.status_code,
-            (time.monotonic() - started) * 1000,
-        )
-        if reply.status_code != 200:
-            logger.info(
-                "Authy %s failed: HTTP %s, error code %s",
-                endpoint,
-                reply.status_code,
-                reply.error_code or "none",
-            )
-        return reply
-
-    @sensitive_variables(*_SENSITIVE_NAMES)
-    def _exchange(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        body: Mapping[str, Any] | None,
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        data = None if body is None else json.dumps(body, allow_nan=False).encode("utf-8")
-        response = self._session.request(
-            method,
-            self.api_url + path,
-            params=params,
-            data=data,
-            headers=self._headers(body is not None),
-            timeout=self.timeout,
-            allow_redirects=False,
-            stream=True,
-        )
-        try:
-            try:
-                raw = _read_limited(response, self._read_timeout())
-            except _BodyRejected as err:
-                err.status_code = response.status_code
-                raise
-        finally:
-            # After a complete read the connection is already back in the
-            # pool; this only discards a connection abandoned mid-body.
-            response.close()
-        return response.status_code, response.headers, raw
+        return super()._failure_cause(err, endpoint, secret_in_url) if secret_in_url else err
 
     @staticmethod
     def _expect_ok(
@@ -1295,10 +961,6 @@ class AuthyClient:
 # --- Answer helpers -------------------------------------------------------------------
 
 
-def _optional_text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def _user_status_from(status: dict[str, Any], authy_id: str) -> AuthyUserStatus:
     country_code = status.get("country_code")
     if isinstance(country_code, str) and country_code.isascii() and country_code.isdigit():
@@ -1311,7 +973,7 @@ def _user_status_from(status: dict[str, Any], authy_id: str) -> AuthyUserStatus:
         confirmed=_flag(status.get("confirmed")),
         registered=_flag(status.get("registered")),
         country_code=country_code,
-        phone_number=_optional_text(status.get("phone_number")),
+        phone_number=optional_text(status.get("phone_number")),
         devices=tuple(d for d in devices if isinstance(d, str))
         if isinstance(devices, list)
         else (),
@@ -1371,7 +1033,7 @@ def canonicalize_callback_params(params: Any) -> str:
     return _rails_hash_query(_nest_query_pairs(params), None, 0)
 
 
-@sensitive_variables(*_SENSITIVE_NAMES)
+@sensitive_variables(*SENSITIVE_NAMES)
 def compute_callback_signature(
     api_key: str, *, url: str, method: str, params: Any, nonce: str | int
 ) -> str:
@@ -1395,7 +1057,7 @@ def compute_callback_signature(
     return base64.b64encode(digest).decode("ascii")
 
 
-@sensitive_variables(*_SENSITIVE_NAMES)
+@sensitive_variables(*SENSITIVE_NAMES)
 def _validate_signature(
     api_key: str,
     *,
@@ -1407,7 +1069,7 @@ def _validate_signature(
     max_age: float | None,
     now: float | None,
 ) -> bool:
-    if max_age is not None and not _is_positive_number(max_age):
+    if max_age is not None and not is_positive_number(max_age):
         raise ValueError("max_age must be a positive number of seconds.")
     if isinstance(nonce, int) and not isinstance(nonce, bool):
         nonce = str(nonce)

@@ -2,8 +2,8 @@
 
 Verify replaces the Authy API for codes sent by SMS, voice call, e-mail and
 WhatsApp. This client sends the same requests as twilio-python (method, path,
-PascalCase form fields, HTTP Basic auth) and keeps the rules of
-:mod:`django_authy2fa.clients.authy`:
+PascalCase form fields, HTTP Basic auth) and shares its transport with the
+Authy client (:mod:`django_authy2fa.clients.http`), so it keeps the same rules:
 
 * every argument is validated *before* the network, so nothing a user types
   can change the path or the fields of a request;
@@ -28,37 +28,32 @@ import hashlib
 import hmac
 import logging
 import re
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from http.cookiejar import DefaultCookiePolicy
 from types import MappingProxyType
 from typing import Any, Final
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import phonenumbers
 import requests
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
-from requests.adapters import HTTPAdapter
 
-from django_authy2fa import __version__
-
-# Provider-neutral helpers of the Authy client (bounded body reads, tolerant JSON
-# and error-code parsing), imported rather than copied until both clients share
-# a transport module.
-from django_authy2fa.clients.authy import (
-    _TRANSPORT_ERRORS,
-    _BodyRejected,
-    _is_loopback,
-    _is_positive_number,
-    _normalise_error_code,
-    _parse_fields,
-    _parse_retry_after,
-    _read_limited,
+from django_authy2fa.clients.http import (
+    DEFAULT_TIMEOUT,
+    MAX_EMAIL_LENGTH,
+    MAX_PROVIDER_MESSAGE_LENGTH,
+    SENSITIVE_NAMES,
+    ApiClient,
+    Reply,
+    Timeout,
+    check_secret,
+    clean_email,
+    clean_locale,
+    normalise_error_code,
+    optional_text,
+    path_segment,
 )
 from django_authy2fa.exceptions import (
     Authy2FAConfigurationError,
@@ -93,15 +88,11 @@ logger = logging.getLogger(__name__)
 
 PROVIDER: Final = "Twilio Verify"
 
-Timeout = float | tuple[float, float]
-
 #: Channels this client sends codes through (``sna`` and ``auto`` are not offered).
 CHANNELS: Final = frozenset({"sms", "call", "email", "whatsapp"})
 _PHONE_CHANNELS: Final = frozenset({"sms", "call", "whatsapp"})
 
-MAX_EMAIL_LENGTH: Final = 254
 MAX_AUTH_TOKEN_LENGTH: Final = 256
-MAX_PROVIDER_MESSAGE_LENGTH: Final = 500
 MAX_SIGNATURE_LENGTH: Final = 128
 MAX_WEBHOOK_URL_LENGTH: Final = 8192
 
@@ -112,8 +103,6 @@ _SERVICE_SID_RE: Final = re.compile(r"VA[0-9a-fA-F]{32}", re.ASCII)
 _VERIFICATION_SID_RE: Final = re.compile(r"VE[0-9a-fA-F]{32}", re.ASCII)
 _CODE_RE: Final = re.compile(r"[0-9]{4,10}", re.ASCII)
 _E164_RE: Final = re.compile(r"\+[1-9][0-9]{1,14}", re.ASCII)
-_LOCALE_RE: Final = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}", re.ASCII)
-_AUTH_TOKEN_RE: Final = re.compile(r"[\x21-\x7e]+", re.ASCII)
 _SHA256_HEX_RE: Final = re.compile(r"[0-9a-f]{64}", re.ASCII | re.IGNORECASE)
 # "Invalid parameter: To", "Invalid parameter `Code`: ..." -> the parameter name.
 _INVALID_PARAMETER_RE: Final = re.compile(
@@ -235,20 +224,15 @@ _SERVICE_UNKNOWN: Final = (
 # --- Parsed answers ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Reply:
+class _Reply(Reply):
     """One HTTP answer from Twilio, parsed tolerantly."""
 
-    status_code: int
-    #: The JSON object of the body; ``{}`` when the body is empty, not JSON or
-    #: JSON that is not an object.
-    fields: dict[str, Any]
-    retry_after: int | None = None
+    PROVIDER = PROVIDER
 
     @property
     def error_code(self) -> str | None:
         """The integer ``code`` of an error body (legacy and RFC 9457 shapes), as text."""
-        return _normalise_error_code(self.fields.get("code"))
+        return normalise_error_code(self.fields.get("code"))
 
     @property
     def provider_message(self) -> str | None:
@@ -264,6 +248,11 @@ class _Reply:
         return (
             self.status_code in _SUCCESS_STATUSES and self.error_code is None and bool(self.fields)
         )
+
+    @property
+    def failed(self) -> bool:
+        """Anything but an explicit success is logged, including an empty 200."""
+        return not self.ok
 
 
 # --- The one place that turns an answer into an exception ---------------------------
@@ -285,20 +274,20 @@ def _error_for(
     code = reply.error_code
     if 300 <= status < 400:
         # Redirects are never followed: they would send the credentials elsewhere.
-        return _build(ProviderUnavailable, "Twilio Verify answered with a redirect.", reply)
+        return reply.error(ProviderUnavailable, "Twilio Verify answered with a redirect.")
     if not reply.fields and status != 429:
         # HTML from a proxy, an empty or truncated body: nothing to go on.
-        return _build(ProviderUnavailable, "Twilio Verify sent an unusable answer.", reply)
+        return reply.error(ProviderUnavailable, "Twilio Verify sent an unusable answer.")
     if code == _NOT_FOUND_CODE or (status == 404 and code not in VERIFY_ERROR_CODES):
-        return _build(*not_found, reply)
+        return reply.error(*not_found)
     if code == _INVALID_PARAMETER_CODE:
-        return _build(*_invalid_parameter(reply, email), reply)
+        return reply.error(*_invalid_parameter(reply, email))
     if code is not None and code in VERIFY_ERROR_CODES:
-        return _build(*VERIFY_ERROR_CODES[code], reply)
+        return reply.error(*VERIFY_ERROR_CODES[code])
     cls, message = _class_for_status(status)
     if code is not None:
         message = f"{message} The error code is not a known Verify code."
-    return _build(cls, message, reply)
+    return reply.error(cls, message)
 
 
 def _invalid_parameter(reply: _Reply, email: bool) -> tuple[type[Authy2FAError], str]:
@@ -326,31 +315,6 @@ def _class_for_status(status: int) -> tuple[type[ProviderError], str]:
     if 200 <= status < 300:
         return ProviderUnavailable, "Twilio Verify sent an unexpected answer."
     return ProviderUnavailable, "Twilio Verify is unavailable."
-
-
-def _build(cls: type[Authy2FAError], message: str, reply: _Reply) -> Authy2FAError:
-    if not issubclass(cls, ProviderError):
-        # CodeExpired, InvalidTokenFormat, ...: the message is the user's.
-        return cls(message)
-    kwargs: dict[str, Any] = {
-        "provider": PROVIDER,
-        "status_code": reply.status_code,
-        "error_code": reply.error_code,
-        "provider_message": reply.provider_message,
-    }
-    if issubclass(cls, ProviderThrottled):
-        return cls(message, retry_after=reply.retry_after, **kwargs)
-    return cls(message, **kwargs)
-
-
-def _unexpected(reply: _Reply, what: str) -> ProviderUnavailable:
-    """Twilio said 200/201 but the body lacks what the endpoint promises."""
-    return ProviderUnavailable(
-        f"Twilio Verify sent an unexpected answer ({what}).",
-        provider=PROVIDER,
-        status_code=reply.status_code,
-        provider_message=reply.provider_message,
-    )
 
 
 def _wrong_code(reply: _Reply) -> bool:
@@ -389,21 +353,11 @@ def _clean_phone(to: Any) -> str:
     return to
 
 
-def _clean_email(to: Any) -> str:
-    if not isinstance(to, str) or len(to) > MAX_EMAIL_LENGTH:
-        raise InvalidInput("Enter a valid email address.")
-    try:
-        validate_email(to)
-    except ValidationError:
-        raise InvalidInput("Enter a valid email address.") from None
-    return to
-
-
 def _clean_recipient(to: Any, channel: str | None) -> str:
     """``to`` for ``channel``; without a channel (checks) the shape decides."""
     if channel in _PHONE_CHANNELS or (channel is None and not (isinstance(to, str) and "@" in to)):
         return _clean_phone(to)
-    return _clean_email(to)
+    return clean_email(to)
 
 
 def _clean_code(code: Any) -> str:
@@ -416,18 +370,6 @@ def _clean_verification_sid(sid: Any) -> str:
     if not isinstance(sid, str) or not _VERIFICATION_SID_RE.fullmatch(sid):
         raise InvalidIdentifier("The verification SID must be 'VE' and 32 hexadecimal digits.")
     return sid
-
-
-def _clean_locale(locale: Any) -> str:
-    if not isinstance(locale, str) or not _LOCALE_RE.fullmatch(locale):
-        raise InvalidInput("locale must be a language tag such as 'es' or 'pt-BR'.")
-    return locale
-
-
-def _path_id(value: str) -> str:
-    # Already validated as a SID; quoting anyway keeps the path safe even if a
-    # validator is loosened one day.
-    return quote(value, safe="")
 
 
 # --- Configuration validation --------------------------------------------------------
@@ -452,139 +394,13 @@ def _check_service_sid(service_sid: Any) -> str:
 
 
 def _check_auth_token(token: Any, name: str) -> str:
-    if not isinstance(token, str) or not token:
-        raise Authy2FAConfigurationError(f"The Twilio {name} is missing.")
-    if len(token) > MAX_AUTH_TOKEN_LENGTH or not _AUTH_TOKEN_RE.fullmatch(token):
-        # Typically a trailing newline copied from a secrets file.
-        raise Authy2FAConfigurationError(
-            f"The Twilio {name} contains whitespace or non-printable characters."
-        )
-    return token
-
-
-def _check_api_url(api_url: Any) -> str:
-    if not isinstance(api_url, str):
-        raise Authy2FAConfigurationError("The Twilio Verify API URL must be a string.")
-    try:
-        parts = urlsplit(api_url)
-        host = parts.hostname
-        parts.port  # noqa: B018 -- raises ValueError for a malformed port
-    except ValueError:
-        raise Authy2FAConfigurationError("The Twilio Verify API URL is malformed.") from None
-    if not host or parts.username or parts.password or parts.query or parts.fragment:
-        raise Authy2FAConfigurationError(
-            "The Twilio Verify API URL must be scheme://host[:port][/path] "
-            "without credentials, query or fragment."
-        )
-    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host)):
-        return api_url.rstrip("/")
-    raise Authy2FAConfigurationError(
-        "The Twilio Verify API URL must use https (plain http only to a loopback host)."
-    )
-
-
-def _check_timeout(timeout: Any) -> Timeout:
-    values = timeout if isinstance(timeout, tuple) else (timeout,)
-    if len(values) not in (1, 2) or not all(_is_positive_number(v) for v in values):
-        raise Authy2FAConfigurationError(
-            "The Twilio Verify timeout must be a positive number of seconds "
-            "or a (connect, read) pair."
-        )
-    return timeout
-
-
-# --- Transport -------------------------------------------------------------------------
-
-
-def _transport_failure(err: BaseException, endpoint: str) -> ProviderUnavailable:
-    """The ProviderUnavailable for a failed exchange, chained to a detached cause."""
-    if isinstance(err, _BodyRejected):
-        logger.warning("Twilio Verify %s answer rejected: body %s", endpoint, err)
-        return ProviderUnavailable(
-            "Twilio Verify sent an unusable answer.", provider=PROVIDER, status_code=err.status_code
-        )
-    logger.warning("Twilio Verify %s request failed: %s", endpoint, type(err).__name__)
-    failure = ProviderUnavailable(_transport_message(err), provider=PROVIDER)
-    # What "raise failure from cause" does, so the caller can raise it later.
-    failure.__cause__ = _detached(err)
-    failure.__suppress_context__ = True
-    return failure
-
-
-def _detached(err: BaseException) -> BaseException:
-    """A copy of a transport error with the same text but no traceback and no request.
-
-    The original's frames hold the Basic credentials and the form body (the
-    code, the recipient) as locals, and ``err.request`` holds both as well;
-    error trackers that ignore Django's ``sensitive_variables`` would record
-    them. The text names the host and the path only, which carry no secret.
-    """
-    text = str(err)
-    try:
-        return type(err)(text)
-    except Exception:  # an exception class with a different constructor
-        return requests.RequestException(text)
-
-
-def _transport_message(err: BaseException) -> str:
-    if isinstance(err, requests.ConnectTimeout):
-        return "Could not connect to Twilio Verify in time."
-    if isinstance(err, requests.Timeout):
-        return "Twilio Verify did not answer in time."
-    if isinstance(err, requests.ConnectionError):
-        return "Could not connect to Twilio Verify."
-    return "The request to Twilio Verify failed."
-
-
-# Local variable names that may hold the auth token, the Basic credentials, the
-# user's code or recipient, in this module and in the requests/urllib3/
-# http.client frames below it. Django's error reports (500 page, admin emails)
-# show frame locals; these are masked there (see ``sensitive_variables``).
-_SENSITIVE_NAMES: Final = (
-    "auth_token",
-    "webhook_auth_token",
-    "token",
-    "auth",
-    "password",
-    "authstr",
-    "code",
-    "to",
-    "form",
-    "data",
-    "body",
-    "chunks",  # urllib3 2.x: the encoded form body
-    "chunks_and_cl",
-    "headers",
-    "params",
-    "value",
-    "values",
-    "message",
-    "msg",
-    "payload",
-    "digest",
-    "expected",
-    "signature",
-    "failure",
-)
-
-
-def _new_session() -> requests.Session:
-    session = requests.Session()
-    # max_retries=0: a retried send is a second SMS, a retried check spends one
-    # of the user's five attempts.
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=10, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    # The API is stateless; a cookie set by a load balancer must not make one
-    # user's request depend on another's.
-    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    return session
+    return check_secret(token, f"The Twilio {name}", MAX_AUTH_TOKEN_LENGTH)
 
 
 # --- The client ---------------------------------------------------------------------
 
 
-class VerifyClient:
+class VerifyClient(ApiClient[_Reply]):
     """A client for the Verifications and VerificationCheck resources of Verify v2.
 
     One instance holds one connection pool and is meant to be shared: it keeps
@@ -602,11 +418,11 @@ class VerifyClient:
     """
 
     DEFAULT_API_URL: Final = "https://verify.twilio.com/v2"
-    #: (connect, read) seconds. The connect value is just above a multiple of
-    #: 3 s, the TCP retransmission window.
-    DEFAULT_TIMEOUT: Final = (3.05, 10)
+    PROVIDER = PROVIDER
+    LOGGER = logger
+    _reply_type = _Reply
 
-    @sensitive_variables(*_SENSITIVE_NAMES)
+    @sensitive_variables(*SENSITIVE_NAMES)
     def __init__(
         self,
         account_sid: str,
@@ -626,8 +442,6 @@ class VerifyClient:
         self.account_sid = _check_account_sid(account_sid)
         self._auth = (self.account_sid, _check_auth_token(auth_token, "auth token"))
         self.service_sid = _check_service_sid(service_sid)
-        self.api_url = _check_api_url(api_url)
-        self.timeout = _check_timeout(timeout)
         if webhook_auth_token is not None:
             self._webhook_auth_token: str | None = _check_auth_token(
                 webhook_auth_token, "webhook auth token"
@@ -635,26 +449,14 @@ class VerifyClient:
         else:
             # An account's auth token signs its webhooks; an API key secret does not.
             self._webhook_auth_token = auth_token if account_sid.startswith("AC") else None
-        self._owns_session = session is None
-        self._session = session if session is not None else _new_session()
+        super().__init__(api_url, timeout, session)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(service_sid={self.service_sid!r}, api_url={self.api_url!r})"
 
-    def close(self) -> None:
-        """Close the connection pool (only if this client created it)."""
-        if self._owns_session:
-            self._session.close()
-
-    def __enter__(self) -> VerifyClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     # --- Verifications ----------------------------------------------------------------
 
-    @sensitive_variables(*_SENSITIVE_NAMES)
+    @sensitive_variables(*SENSITIVE_NAMES)
     def start_verification(
         self, to: str, channel: str = "sms", locale: str | None = None
     ) -> VerificationResult:
@@ -667,17 +469,20 @@ class VerifyClient:
         to = _clean_recipient(to, channel)
         form = {"To": to, "Channel": channel}
         if locale is not None:
-            form["Locale"] = _clean_locale(locale)
+            form["Locale"] = clean_locale(locale)
         reply = self._send("POST", "start_verification", self._path("Verifications"), form)
         fields = self._expect_ok(reply, not_found=_SERVICE_UNKNOWN, email=channel == "email")
         return self._verification_from(reply, fields)
 
+    @sensitive_variables(*SENSITIVE_NAMES)  # the answer holds the full recipient
     def fetch_verification(self, sid: str) -> VerificationResult:
         """Return a verification's current state (Twilio allows 60 fetches a minute)."""
         sid = _clean_verification_sid(sid)
-        reply = self._send("GET", "fetch_verification", self._path("Verifications", _path_id(sid)))
+        path = self._path("Verifications", path_segment(sid))
+        reply = self._send("GET", "fetch_verification", path)
         return self._verification_from(reply, self._expect_ok(reply), expected_sid=sid)
 
+    @sensitive_variables(*SENSITIVE_NAMES)  # the answer holds the full recipient
     def cancel_verification(self, sid: str) -> VerificationResult:
         """Cancel a pending verification so its code can no longer be used.
 
@@ -689,14 +494,14 @@ class VerifyClient:
         reply = self._send(
             "POST",
             "cancel_verification",
-            self._path("Verifications", _path_id(sid)),
+            self._path("Verifications", path_segment(sid)),
             {"Status": VerificationStatus.CANCELED.value},
         )
         return self._verification_from(reply, self._expect_ok(reply), expected_sid=sid)
 
     # --- Checking codes -----------------------------------------------------------------
 
-    @sensitive_variables(*_SENSITIVE_NAMES)
+    @sensitive_variables(*SENSITIVE_NAMES)
     def check_verification(
         self, code: str, to: str | None = None, verification_sid: str | None = None
     ) -> VerificationCheckResult:
@@ -759,14 +564,14 @@ class VerifyClient:
     def _answered_sid(self, reply: _Reply, fields: dict[str, Any], expected: str | None) -> str:
         sid = fields.get("sid")
         if not isinstance(sid, str) or not _VERIFICATION_SID_RE.fullmatch(sid):
-            raise _unexpected(reply, "no valid verification SID")
+            raise reply.unexpected("no valid verification SID")
         if expected is not None and sid.lower() != expected.lower():
-            raise _unexpected(reply, "another verification")
+            raise reply.unexpected("another verification")
         service_sid = fields.get("service_sid")
         if service_sid is not None and (
             not isinstance(service_sid, str) or service_sid.lower() != self.service_sid.lower()
         ):
-            raise _unexpected(reply, "another service")
+            raise reply.unexpected("another service")
         return sid
 
     def _verification_from(
@@ -776,7 +581,7 @@ class VerifyClient:
         return VerificationResult(
             sid=self._answered_sid(reply, fields, expected_sid),
             status=_answered_status(reply, fields),
-            channel=_optional_text(fields.get("channel")),
+            channel=optional_text(fields.get("channel")),
             to=_mask_recipient(fields.get("to")),
             valid=_optional_bool(fields.get("valid")),
             date_created=_optional_datetime(fields.get("date_created")),
@@ -791,12 +596,12 @@ class VerifyClient:
         status = _answered_status(reply, fields)
         valid = fields.get("valid")
         if valid is not None and not isinstance(valid, bool):
-            raise _unexpected(reply, "valid is not a boolean")
+            raise reply.unexpected("valid is not a boolean")
         return VerificationCheckResult(
             approved=_approved(reply, status, valid),
             sid=sid,
             status=status,
-            channel=_optional_text(fields.get("channel")),
+            channel=optional_text(fields.get("channel")),
             to=_mask_recipient(fields.get("to")),
             valid=valid,
             date_created=_optional_datetime(fields.get("date_created")),
@@ -806,80 +611,7 @@ class VerifyClient:
     # --- Plumbing -------------------------------------------------------------------------
 
     def _path(self, *segments: str) -> str:
-        return "/".join(("/Services", _path_id(self.service_sid), *segments))
-
-    def _headers(self) -> dict[str, str]:
-        # Per request rather than on the session: a caller-supplied session may
-        # talk to other hosts. Basic auth goes through ``auth=``, so that a
-        # ~/.netrc entry can never replace it.
-        return {"Accept": "application/json", "User-Agent": f"django-authy2fa/{__version__}"}
-
-    def _read_timeout(self) -> float:
-        return self.timeout[-1] if isinstance(self.timeout, tuple) else self.timeout
-
-    @sensitive_variables(*_SENSITIVE_NAMES)
-    def _send(
-        self, method: str, endpoint: str, path: str, form: Mapping[str, str] | None = None
-    ) -> _Reply:
-        """Make one request and parse the answer; transport failures raise ProviderUnavailable.
-
-        ``endpoint`` is a fixed name used in logs instead of the URL.
-        """
-        started = time.monotonic()
-        failure: BaseException | None = None
-        try:
-            status_code, headers, raw = self._exchange(method, path, form)
-        except (_BodyRejected, *_TRANSPORT_ERRORS) as err:
-            failure = err
-        if failure is not None:
-            # Raised here, outside the except block, so the original error is
-            # not attached implicitly as __context__ as well.
-            raise _transport_failure(failure, endpoint)
-        reply = _Reply(
-            status_code=status_code,
-            fields=_parse_fields(raw),
-            retry_after=_parse_retry_after(headers.get("Retry-After")),
-        )
-        logger.debug(
-            "Twilio Verify %s: HTTP %s in %.0f ms",
-            endpoint,
-            reply.status_code,
-            (time.monotonic() - started) * 1000,
-        )
-        if not reply.ok:
-            logger.info(
-                "Twilio Verify %s failed: HTTP %s, error code %s",
-                endpoint,
-                reply.status_code,
-                reply.error_code or "none",
-            )
-        return reply
-
-    @sensitive_variables(*_SENSITIVE_NAMES)
-    def _exchange(
-        self, method: str, path: str, form: Mapping[str, str] | None
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        response = self._session.request(
-            method,
-            self.api_url + path,
-            data=dict(form) if form is not None else None,
-            headers=self._headers(),
-            auth=self._auth,
-            timeout=self.timeout,
-            allow_redirects=False,
-            stream=True,
-        )
-        try:
-            try:
-                raw = _read_limited(response, self._read_timeout())
-            except _BodyRejected as err:
-                err.status_code = response.status_code
-                raise
-        finally:
-            # After a complete read the connection is already back in the pool;
-            # this only discards a connection abandoned mid-body.
-            response.close()
-        return response.status_code, response.headers, raw
+        return "/".join(("/Services", path_segment(self.service_sid), *segments))
 
     @staticmethod
     def _expect_ok(
@@ -901,27 +633,23 @@ def _answered_status(reply: _Reply, fields: dict[str, Any]) -> VerificationStatu
     try:
         return VerificationStatus(fields.get("status"))
     except ValueError:
-        raise _unexpected(reply, "unknown verification status") from None
+        raise reply.unexpected("unknown verification status") from None
 
 
 def _approved(reply: _Reply, status: VerificationStatus, valid: bool | None) -> bool:
     """Approved, wrong code, or an exception: a check answer never means anything else."""
     if status is VerificationStatus.APPROVED:
         if valid is False:
-            raise _unexpected(reply, "approved but not valid")
+            raise reply.unexpected("approved but not valid")
         return True
     if status is VerificationStatus.PENDING:
         if valid is True:
-            raise _unexpected(reply, "valid but still pending")
+            raise reply.unexpected("valid but still pending")
         return False
     if status is VerificationStatus.MAX_ATTEMPTS_REACHED:
-        raise _build(ProviderThrottled, VERIFY_ERROR_CODES["60202"][1], reply)
+        raise reply.error(ProviderThrottled, VERIFY_ERROR_CODES["60202"][1])
     # canceled, expired, deleted, failed: this code can no longer be approved.
-    raise _build(*_VERIFICATION_GONE, reply)
-
-
-def _optional_text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    raise reply.error(*_VERIFICATION_GONE)
 
 
 def _optional_bool(value: Any) -> bool | None:
@@ -953,7 +681,7 @@ def _mask_recipient(value: Any) -> str | None:
 # --- Webhook signatures (reference §B7) ------------------------------------------------
 
 
-@sensitive_variables(*_SENSITIVE_NAMES)
+@sensitive_variables(*SENSITIVE_NAMES)
 def compute_twilio_signature(auth_token: str, url: str, params: Any = None) -> str:
     """Return the base64 HMAC-SHA1 that Twilio puts in ``X-Twilio-Signature``.
 
@@ -1007,7 +735,7 @@ def _param_lists(params: Any) -> dict[str, list[str]]:
     return result
 
 
-@sensitive_variables(*_SENSITIVE_NAMES)
+@sensitive_variables(*SENSITIVE_NAMES)
 def _validate_twilio_signature(auth_token: str, url: Any, params: Any, signature: Any) -> bool:
     if (
         not isinstance(signature, str)
