@@ -3,6 +3,8 @@ from django.core.cache import cache
 
 from django_authy2fa.providers import locmem, reset_provider
 
+pytest_plugins = ["tests.reliability"]
+
 
 @pytest.fixture(autouse=True)
 def _fresh_provider():
