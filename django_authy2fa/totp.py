@@ -222,6 +222,10 @@ def start_enrollment(user) -> Enrollment:
             if not replaced:
                 raise AlreadyConfirmed()
             device.refresh_from_db()
+    return _enrollment(user, device, secret)
+
+
+def _enrollment(user, device: TOTPDevice, secret: str) -> Enrollment:
     uri = provisioning_uri(
         secret,
         account=user.get_username(),
@@ -380,14 +384,4 @@ def pending_enrollment(user) -> Enrollment | None:
     if device is None or device.is_confirmed:
         return None
     secret = _unseal(device)
-    uri = provisioning_uri(
-        secret,
-        account=user.get_username(),
-        issuer=issuer_name(),
-        digits=device.digits,
-        step=device.step,
-        algorithm=device.algorithm,
-    )
-    return Enrollment(
-        device=device, provisioning_uri=uri, manual_key=group(secret), qr_svg=qr_svg(uri)
-    )
+    return _enrollment(user, device, secret)

@@ -362,20 +362,44 @@ def _has_fresh_step_up(request: HttpRequest) -> bool:
     return isinstance(until, (int, float)) and until > timezone.now().timestamp()
 
 
-@method_decorator(protected, name="dispatch")
-class EnrollView(View):
-    template_name = "django_authy2fa/enroll.html"
+class _EnrollingView(View):
+    """Base for enrollment pages: a signed-in user, or an attempt that must enroll first.
+
+    Adding or changing a factor on an account that has one already binds a new
+    authenticator, so it needs a fresh step-up.
+    """
+
+    requires_step_up = True
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         who = _enrolling(request)
         if who is None:
             return _restart(request)
         self.user, self.pending = who
-        profile = TwoFactorProfile.objects.filter(user=self.user).first()
-        if profile is not None and profile.is_enabled and not _has_fresh_step_up(request):
-            # Changing the phone binds a new authenticator: prove the current one first.
-            return redirect(f"{reverse('authy2fa:step_up')}?next={reverse('authy2fa:enroll')}")
+        if self.requires_step_up and not _has_fresh_step_up(request):
+            profile = TwoFactorProfile.objects.filter(user=self.user).first()
+            if profile is not None and profile.is_enabled:
+                return redirect(f"{reverse('authy2fa:step_up')}?next={request.path}")
         return super().dispatch(request, *args, **kwargs)
+
+    def _finish(self, request: HttpRequest, codes: list[str] | None, message: str) -> HttpResponse:
+        request.session.pop(STEP_UP_UNTIL_KEY, None)
+        if self.pending is not None:
+            next_url = flows.complete_web_login(request, self.pending).redirect_url
+        else:
+            flows.refresh_session_mark(request)
+            next_url = reverse("authy2fa:manage")
+        if codes:
+            return _show_recovery_codes(request, codes, next_url)
+        messages.success(request, message)
+        return HttpResponseRedirect(next_url)
+
+
+@method_decorator(protected, name="dispatch")
+class EnrollView(_EnrollingView):
+    """Register a phone: a code to it proves possession before it counts."""
+
+    template_name = "django_authy2fa/enroll.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return render(request, self.template_name, {"form": PhoneForm(), "pending": self.pending})
@@ -401,36 +425,6 @@ class EnrollView(View):
             request.session[ENROLL_SESSION_KEY] = {"id": str(challenge.pk), "secret": secret}
         messages.success(request, _("We sent a code to %(phone)s.") % {"phone": result.destination})
         return redirect("authy2fa:enroll_confirm")
-
-
-class _EnrollingView(View):
-    """Base for enrollment pages: a signed-in user, or an attempt that must enroll first.
-
-    Adding or changing a factor on an account that has one already binds a new
-    authenticator, so it needs a fresh step-up.
-    """
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        who = _enrolling(request)
-        if who is None:
-            return _restart(request)
-        self.user, self.pending = who
-        profile = TwoFactorProfile.objects.filter(user=self.user).first()
-        if profile is not None and profile.is_enabled and not _has_fresh_step_up(request):
-            return redirect(f"{reverse('authy2fa:step_up')}?next={request.path}")
-        return super().dispatch(request, *args, **kwargs)
-
-    def _finish(self, request: HttpRequest, codes: list[str] | None, message: str) -> HttpResponse:
-        request.session.pop(STEP_UP_UNTIL_KEY, None)
-        if self.pending is not None:
-            next_url = flows.complete_web_login(request, self.pending).redirect_url
-        else:
-            flows.refresh_session_mark(request)
-            next_url = reverse("authy2fa:manage")
-        if codes:
-            return _show_recovery_codes(request, codes, next_url)
-        messages.success(request, message)
-        return HttpResponseRedirect(next_url)
 
 
 @method_decorator(protected, name="dispatch")
@@ -488,19 +482,15 @@ class DefaultMethodView(View):
 
 
 @method_decorator(protected, name="dispatch")
-class EnrollConfirmView(View):
+class EnrollConfirmView(_EnrollingView):
     template_name = "django_authy2fa/enroll_confirm.html"
+    requires_step_up = False  # the step-up was checked when the code was sent
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        who = _enrolling(request)
-        if who is None:
-            return _restart(request)
-        self.user, self.pending = who
-        self.challenge = self._challenge(request)
-        if self.challenge is None:
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if self._challenge(request) is None:
             messages.error(request, _("Enter your phone number again."))
             return redirect("authy2fa:enroll")
-        return super().dispatch(request, *args, **kwargs)
+        return render(request, self.template_name, {"form": ConfirmForm()})
 
     def _challenge(self, request: HttpRequest):
         if self.pending is not None:
@@ -511,30 +501,20 @@ class EnrollConfirmView(View):
         )
         return challenge if challenge and challenge.user_id == self.user.pk else None
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, self.template_name, {"form": ConfirmForm()})
-
     def post(self, request: HttpRequest) -> HttpResponse:
-        form = ConfirmForm(request.POST)
+        challenge = self._challenge(request)
+        if challenge is None:
+            messages.error(request, _("Enter your phone number again."))
+            return redirect("authy2fa:enroll")
         client = ClientInfo.from_request(request)
         try:
-            codes = flows.confirm_phone(self.user, self.challenge, request.POST.get("code"), client)
+            codes = flows.confirm_phone(self.user, challenge, request.POST.get("code"), client)
         except flows.LoginRestart as err:
             return _restart(request, err.message)
         except Authy2FAError as err:
-            return _error_response(request, self.template_name, {"form": form}, err)
+            return _error_response(request, self.template_name, {"form": ConfirmForm()}, err)
         request.session.pop(ENROLL_SESSION_KEY, None)
-        request.session.pop(STEP_UP_UNTIL_KEY, None)
-        if self.pending is not None:
-            completion = flows.complete_web_login(request, self.pending)
-            next_url = completion.redirect_url
-        else:
-            flows.refresh_session_mark(request)
-            next_url = reverse("authy2fa:manage")
-        if codes:
-            return _show_recovery_codes(request, codes, next_url)
-        messages.success(request, _("Your phone number was changed."))
-        return HttpResponseRedirect(next_url)
+        return self._finish(request, codes, _("Your phone number was changed."))
 
 
 def _show_recovery_codes(request: HttpRequest, codes: list[str], next_url: str) -> HttpResponse:
