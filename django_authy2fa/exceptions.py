@@ -123,6 +123,14 @@ class ProviderUnavailable(ProviderError):
     default_message = "The verification service is unavailable. Please try again shortly."
 
 
+class CacheUnavailable(ProviderUnavailable):
+    """The shared cache cannot be updated, so a 2FA change is refused (it would go unseen)."""
+
+    default_message = (
+        "Two-step verification settings cannot be changed right now. Please try again shortly."
+    )
+
+
 class ProviderThrottled(ProviderError, Throttled):
     """The provider refused because of its own rate limit (HTTP 429)."""
 

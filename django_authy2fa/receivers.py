@@ -11,7 +11,12 @@ from .models import APIToken, TrustedBrowser, TwoFactorProfile
 
 
 @receiver(post_save, sender=TwoFactorProfile, dispatch_uid="django_authy2fa.profile_saved")
-def _profile_changed(sender: Any, instance: TwoFactorProfile, **kwargs: Any) -> None:
+def _profile_changed(sender: Any, instance: TwoFactorProfile, created: bool, **kwargs: Any) -> None:
+    if created and not instance.is_enabled:
+        return  # a profile started for enrollment changes nothing yet
+    update_fields = kwargs.get("update_fields")
+    if update_fields is not None and not {"version", "enabled_at"} & set(update_fields):
+        return  # counters and locks: the cached state does not include them
     state.publish_user_state(instance.user_id)
 
 

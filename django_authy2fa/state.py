@@ -23,11 +23,15 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from .exceptions import CacheUnavailable
+
 logger = logging.getLogger(__name__)
 
 VERIFIED_SESSION_KEY = "_authy2fa_verified"
 PENDING_SESSION_KEY = "_authy2fa_pending"
-CACHE_TIMEOUT = 24 * 3600
+# Short enough to bound any staleness the deletes cannot prevent (a cache
+# restored from old data); long enough that a busy user costs one read per period.
+CACHE_TIMEOUT = 10 * 60
 _FINGERPRINT_SALT = "django_authy2fa.state.fingerprint"
 
 
@@ -93,10 +97,16 @@ def publish_user_state(user_id: object) -> None:
 
 
 def _forget(user_id: object) -> None:
+    """Drop the cached state, or refuse the change (the caller's transaction rolls back).
+
+    A change that the other app servers cannot notice must not happen: they
+    would keep honouring the old state until the entry expires.
+    """
     try:
         cache.delete(_cache_key(user_id))
-    except Exception:
-        logger.warning("Cache unavailable; could not forget two-factor state.")
+    except Exception as err:
+        logger.warning("Cache unavailable; refusing a two-factor change the others cannot see.")
+        raise CacheUnavailable() from err
 
 
 def auth_fingerprint(session_auth_hash: str) -> str:

@@ -104,17 +104,35 @@ LOGIN_URL = "authy2fa:login"
 LOGIN_REDIRECT_URL = "protected"
 
 # --- Security settings that matter outside development ---------------------------------
+# docs/deployment.md lists every variable; tests/deploy/test_check_deploy.py runs
+# ``manage.py check --deploy --fail-level WARNING`` against this production branch.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+# Django's defaults, spelled out because the second-step pages rely on them:
+# no framing (clickjacking of the code form), no MIME sniffing, no cross-site
+# referrer (the second step's URLs carry ``next``), an isolated browsing context.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Other origins allowed to POST forms, e.g. "https://login.example.com" (rarely needed).
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Old keys while rotating SECRET_KEY: sessions, recovery codes and TOTP secrets keep
+# working; API tokens, trusted browsers and pending logins are keyed with SECRET_KEY alone.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    # "preload" consents to the domain being built into browsers as HTTPS-only; that
+    # happens only once the registrable domain is submitted to hstspreload.org. Set
+    # False if it must not be (``check --deploy`` then reports security.W021).
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     if env.bool("BEHIND_TLS_PROXY", default=False):
+        # Only behind a proxy that sets (and overwrites) X-Forwarded-Proto itself.
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Two-factor authentication ---------------------------------------------------------
@@ -146,7 +164,13 @@ AUTHY2FA = {
     "PHONE_DEFAULT_REGION": env.str("AUTHY2FA_PHONE_DEFAULT_REGION", default="US"),
     "ISSUER_NAME": "django-authy2fa demo",
     "THROTTLE": _throttle,
+    # Reverse proxies (load balancer, TLS terminator) that append to X-Forwarded-For;
+    # the client IP the throttles count is the address the outermost of them saw.
+    "TRUSTED_PROXY_COUNT": env.int("AUTHY2FA_TRUSTED_PROXY_COUNT", default=0),
 }
+if "AUTHY2FA_ENCRYPTION_KEYS" in env:
+    # Fernet keys for TOTP secrets, newest first; without them a key derived from SECRET_KEY.
+    AUTHY2FA["ENCRYPTION_KEYS"] = env.list("AUTHY2FA_ENCRYPTION_KEYS")
 
 LOGGING = {
     "version": 1,

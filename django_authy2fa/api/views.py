@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate, logout
+from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework import status
@@ -60,7 +61,16 @@ class _CsrfSession(SessionAuthentication):
         self.enforce_csrf(request)
 
 
-class PreAuthView(APIView):
+class _NoStore:
+    """Answers carry challenges, tokens and recovery codes: never cache them."""
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
+
+
+class PreAuthView(_NoStore, APIView):
     """Base of the endpoints used before a login completes.
 
     A token-mode client names its attempt with ``challenge``. In session mode
@@ -215,7 +225,7 @@ def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
 # -- signed-in endpoints ------------------------------------------------------------------
 
 
-class VerifiedView(APIView):
+class VerifiedView(_NoStore, APIView):
     authentication_classes = [TwoFactorTokenAuthentication, SessionAuthentication]
     permission_classes = [IsTwoFactorVerified]
 
