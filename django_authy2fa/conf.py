@@ -61,6 +61,10 @@ THROTTLE_DEFAULTS: dict[str, int] = {
     # Push
     "PUSHES_PER_TEN_MINUTES": 3,
     "PUSHES_PER_DAY": 10,
+    # Provider circuit breaker: skip the provider after this many consecutive
+    # failures (timeouts, 5xx, unusable answers), for this many seconds.
+    "CIRCUIT_FAILURES": 5,
+    "CIRCUIT_COOLOFF_SECONDS": 60,
 }
 
 DEFAULTS: dict[str, Any] = {

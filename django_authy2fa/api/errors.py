@@ -54,7 +54,7 @@ def error_response(error: Authy2FAError) -> Response:
         body["attempts_left"] = attempts_left
     response = Response(body, status=STATUS_OVERRIDES.get(code, http_status(error)))
     retry_after = getattr(error, "retry_after", None)
-    if code == "throttled":
+    if code == "throttled" or retry_after:
         response["Retry-After"] = str(retry_after or 60)
     return response
 

@@ -756,6 +756,9 @@ class AuthyClient(ApiClient[_Reply]):
             params=params or None,
         )
         fields = self._expect_ok(reply)
+        if reply.success is not True:
+            # A captive portal's page, [] or broken JSON is not "sent": fail closed.
+            raise reply.unexpected("no explicit success for the code request")
         return TokenRequestResult(
             ignored=_flag(fields.get("ignored")),
             device=optional_text(fields.get("device")),

@@ -1,0 +1,1 @@
+"""Provider faults on real sockets, and the circuit breaker that contains them."""
