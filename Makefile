@@ -6,11 +6,12 @@ STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint format check-migrations clean help
+.PHONY: demo test lint format check-migrations reliability clean help
 
 help:
 	@echo "make demo   - run the example site on http://$(HOST):$(PORT) (SQLite, console provider)"
 	@echo "make test   - lint and run the whole test suite"
+	@echo "make reliability - fault, race, hostile-input and secrets suites; writes docs/reliability.md"
 	@echo "make format - format the code with ruff"
 	@echo "make clean  - remove the virtualenv, the demo database and build files"
 
@@ -37,6 +38,15 @@ lint: $(STAMP)
 
 check-migrations: $(STAMP)
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m django makemigrations --check --dry-run django_authy2fa
+
+# The race and two-server suites need PostgreSQL and Redis (see .ci/run).
+RELIABILITY_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+RELIABILITY_CACHE_URL ?= redis://127.0.0.1:6379/1
+
+reliability: $(STAMP)
+	DATABASE_URL=$(RELIABILITY_DATABASE_URL) CACHE_URL=$(RELIABILITY_CACHE_URL) \
+	AUTHY2FA_RELIABILITY_REPORT=docs/reliability.md \
+	$(BIN)/python -m pytest tests/faults tests/concurrency tests/deploy tests/hostile
 
 format: $(STAMP)
 	$(BIN)/ruff format .
