@@ -254,8 +254,13 @@ def _fail(challenge: LoginChallenge) -> None:
 
 def safe_next_url(request: HttpRequest, candidate: Any) -> str:
     """``candidate`` if it stays on this site, else the default landing page."""
-    if isinstance(candidate, str) and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if (
+        isinstance(candidate, str)
+        and candidate.isprintable()  # no NUL or control characters reach the database
+        and len(candidate) <= 2000
+        and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return candidate
     return _resolve_default_redirect()

@@ -462,6 +462,7 @@ class EnrollAppView(_EnrollingView):
             "qr_svg": mark_safe(enrollment.qr_svg),  # noqa: S308
             "manual_key": enrollment.manual_key,
             "pending": self.pending,
+            "error": "",
         }
         if error is None:
             return render(request, self.template_name, context)

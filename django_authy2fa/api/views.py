@@ -11,6 +11,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,6 +31,7 @@ from ..providers import PushStatus
 from . import serializers as s
 from .authentication import TwoFactorTokenAuthentication
 from .errors import api_exception_handler, simple_error
+from .parsers import SafeJSONParser
 from .permissions import IsTwoFactorVerified
 
 try:
@@ -50,7 +52,8 @@ ERRORS = {
     503: OpenApiResponse(s.ErrorSerializer, description="provider_unavailable"),
 }
 secret_fields = method_decorator(
-    sensitive_post_parameters("password", "code", "phone"), name="dispatch"
+    sensitive_post_parameters("password", "code", "phone", "challenge", "enrollment", "step_up"),
+    name="dispatch",
 )
 
 
@@ -70,7 +73,11 @@ class _NoStore:
         return response
 
 
-class PreAuthView(_NoStore, APIView):
+class _SafeParsing:
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
+
+
+class PreAuthView(_SafeParsing, _NoStore, APIView):
     """Base of the endpoints used before a login completes.
 
     A token-mode client names its attempt with ``challenge``. In session mode
@@ -225,7 +232,7 @@ def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
 # -- signed-in endpoints ------------------------------------------------------------------
 
 
-class VerifiedView(_NoStore, APIView):
+class VerifiedView(_SafeParsing, _NoStore, APIView):
     authentication_classes = [TwoFactorTokenAuthentication, SessionAuthentication]
     permission_classes = [IsTwoFactorVerified]
 
@@ -233,6 +240,7 @@ class VerifiedView(_NoStore, APIView):
         return api_exception_handler
 
 
+@secret_fields
 class EnrollView(PreAuthView):
     """Register a phone: a signed-in user, or a login attempt that must enroll first."""
 
@@ -255,6 +263,7 @@ class EnrollView(PreAuthView):
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
+@secret_fields
 class EnrollConfirmView(PreAuthView):
     @extend_schema(
         request=s.ConfirmSerializer, responses={200: s.RecoveryCodesSerializer, **ERRORS}
