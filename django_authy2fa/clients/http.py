@@ -10,7 +10,8 @@ reaches both:
   ``~/.netrc``, proxy and CA-bundle variables (:func:`new_session`);
 * every request carries an explicit ``auth=``, so neither a netrc ``default``
   entry nor a caller's session can add or replace an Authorization header;
-* the size and total read time of every response body are bounded
+* the whole answer -- status line, headers and body -- must arrive within the
+  read timeout (:class:`DeadlineAdapter`), and its size is bounded
   (:func:`read_limited`);
 * a transport failure becomes one :class:`ProviderUnavailable` whose cause holds
   no frames and no request (:meth:`ApiClient._transport_failure`);
@@ -25,6 +26,7 @@ error-code tables, the parsing of answers and the webhook signature algorithms.
 from __future__ import annotations
 
 import http.client
+import io
 import ipaddress
 import json
 import logging
@@ -43,7 +45,11 @@ from django.core.validators import validate_email
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.poolmanager import PoolManager
 
 from django_authy2fa import __version__
 from django_authy2fa.exceptions import (
@@ -65,6 +71,7 @@ __all__ = [
     "TRANSPORT_ERRORS",
     "ApiClient",
     "BodyRejected",
+    "DeadlineAdapter",
     "NoCredentials",
     "Reply",
     "Timeout",
@@ -418,8 +425,102 @@ class NoCredentials(AuthBase):
 NO_CREDENTIALS: Final = NoCredentials()
 
 
+class _DeadlineReader(io.RawIOBase):
+    """Socket reads that share one deadline: the whole answer within the read timeout.
+
+    A socket timeout bounds each read, not their sum: a server that sends its
+    status line and headers a byte at a time would otherwise hold the request
+    (and the worker) for as long as it likes. Before each read the socket's
+    timeout becomes the time left, capped by the per-read timeout.
+    """
+
+    def __init__(self, sock: Any, read_timeout: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._read_timeout = read_timeout
+        self._deadline = time.monotonic() + read_timeout
+        # makefile() keeps the socket open while this reader lives, as the
+        # reader http.client would have made does ("Connection: close").
+        self._inner = sock.makefile("rb", buffering=0)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            # socket.timeout: urllib3 and requests report it as a read timeout.
+            raise TimeoutError("the answer did not arrive within the read timeout")
+        self._sock.settimeout(min(self._read_timeout, remaining))
+        return self._inner.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._inner.close()
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """http.client's response, reading through a :class:`_DeadlineReader`.
+
+    urllib3 sets the socket's timeout to the read timeout just before it
+    builds the response, so that is the budget for the whole answer.
+    """
+
+    def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        read_timeout = sock.gettimeout()
+        if read_timeout:
+            self.fp.close()
+            self.fp = io.BufferedReader(_DeadlineReader(sock, read_timeout))
+
+
+class _DeadlineHTTPConnection(HTTPConnection):
+    response_class = _DeadlineResponse
+
+
+class _DeadlineHTTPSConnection(HTTPSConnection):
+    response_class = _DeadlineResponse
+
+
+class _DeadlineHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+_DEADLINE_POOLS: Final = {
+    "http": _DeadlineHTTPConnectionPool,
+    "https": _DeadlineHTTPSConnectionPool,
+}
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """An adapter whose connections must deliver each whole answer within the read timeout.
+
+    Direct and HTTP(S)-proxied connections get the deadline; SOCKS proxies
+    keep urllib3's own connection classes (and only the per-read timeout).
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self._use_deadline_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            self._use_deadline_pools(manager)
+        return manager
+
+    @staticmethod
+    def _use_deadline_pools(manager: PoolManager) -> None:
+        manager.pool_classes_by_scheme = dict(_DEADLINE_POOLS)
+
+
 def new_session() -> requests.Session:
-    """A private connection pool that never retries.
+    """A private connection pool that never retries, with one deadline per answer.
 
     ``max_retries=0``: a retried send is a second SMS, a retried check spends
     one of the user's attempts. Cookies are refused: the APIs are stateless,
@@ -429,7 +530,7 @@ def new_session() -> requests.Session:
     never is, because every request passes an explicit ``auth``.
     """
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=10, max_retries=0)
+    adapter = DeadlineAdapter(pool_connections=1, pool_maxsize=10, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
@@ -450,7 +551,11 @@ def read_limited(response: requests.Response, read_timeout: float) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
-        chunk = read(READ_CHUNK, decode_content=True)
+        try:
+            chunk = read(READ_CHUNK, decode_content=True)
+        except ReadTimeoutError:
+            # The answer's deadline (DeadlineAdapter) passed while the body trickled in.
+            raise BodyRejected("too slow") from None
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)

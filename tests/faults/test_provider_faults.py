@@ -34,17 +34,6 @@ from .support import (
 
 pytestmark = pytest.mark.django_db
 
-HEADERS_DRIP_HAS_NO_DEADLINE = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the read timeout bounds each socket read, and read_limited() bounds only "
-        "the body (django_authy2fa/clients/http.py): a server that drips the status line "
-        "and headers a byte at a time holds the request for as long as it likes. Fix: "
-        "one deadline for the whole exchange in ApiClient._exchange (e.g. a socket "
-        "whose recv timeout is the time left)."
-    ),
-)
-
 
 @dataclass(frozen=True)
 class Case:
@@ -252,14 +241,7 @@ def test_provider_fault_is_a_clear_error_and_never_a_login_or_a_lock(
     )
 
 
-@pytest.mark.parametrize(
-    "site",
-    [
-        pytest.param("authy", marks=HEADERS_DRIP_HAS_NO_DEADLINE),
-        pytest.param("verify", marks=HEADERS_DRIP_HAS_NO_DEADLINE),
-    ],
-    indirect=True,
-)
+@pytest.mark.parametrize("site", ["authy", "verify"], indirect=True)
 def test_headers_dripped_a_byte_at_a_time_are_cut_off_at_the_timeout(site, reliability):
     site.user("alice", "+14155552671")
     browser = PageBrowser()
