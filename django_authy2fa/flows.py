@@ -500,7 +500,14 @@ def _deliver_code(
     client: ClientInfo,
     *,
     locale: str | None = None,
+    new_phone: tuple[str, str] | None = None,
 ) -> SendResult:
+    """Send a code for ``challenge`` and record it there, only once the provider took it.
+
+    ``new_phone`` is the (number, provider user id) being enrolled: it is
+    stored with the code reference, so that a refused send (cooldown, quota,
+    outage) leaves the attempt exactly as it was.
+    """
     provider = get_provider()
     provider.ensure_channel(channel)
     now = timezone.now()
@@ -510,7 +517,7 @@ def _deliver_code(
         recipient.phone,
         client.ip,
         channel.value,
-        unconfirmed=bool(challenge.new_phone_number),
+        unconfirmed=new_phone is not None,
     )
     try:
         reservation = throttling.reserve(rules, now)
@@ -532,11 +539,12 @@ def _deliver_code(
             error=type(err).__name__,
         )
         raise
-    LoginChallenge.objects.filter(pk=challenge.pk).update(
-        code_channel=channel.value, code_reference=result.reference, code_sent_at=now
-    )
-    challenge.code_channel, challenge.code_reference = channel.value, result.reference
-    challenge.code_sent_at = now
+    sent = {"code_channel": channel.value, "code_reference": result.reference, "code_sent_at": now}
+    if new_phone is not None:
+        sent.update(new_phone_number=new_phone[0], new_provider_user_id=new_phone[1])
+    LoginChallenge.objects.filter(pk=challenge.pk).update(**sent)
+    for name, value in sent.items():
+        setattr(challenge, name, value)
     record(EventType.CODE_SENT, user=profile.user, client=client, method=channel.value)
     signals.code_sent.send(sender=__name__, user=profile.user, request=None, channel=channel.value)
     return result
@@ -850,15 +858,23 @@ def start_phone_enrollment(
     challenge = purpose_challenge
     if challenge is None:
         challenge, secret = create_challenge(user, purpose=ChallengePurpose.ENROLL, client=client)
-    LoginChallenge.objects.filter(pk=challenge.pk).update(
-        new_phone_number=phone.e164, new_provider_user_id=provider_user_id or ""
-    )
-    challenge.new_phone_number = phone.e164
-    challenge.new_provider_user_id = provider_user_id or ""
     recipient = Recipient(
         phone=phone.e164, provider_user_id=provider_user_id, email=recipient.email
     )
-    result = _deliver_code(challenge, profile, recipient, Channel(channel), client)
+    try:
+        result = _deliver_code(
+            challenge,
+            profile,
+            recipient,
+            Channel(channel),
+            client,
+            new_phone=(phone.e164, provider_user_id or ""),
+        )
+    except BaseException:
+        if purpose_challenge is None:
+            # Nothing was sent: the new attempt would only be litter.
+            LoginChallenge.objects.filter(pk=challenge.pk).delete()
+        raise
     return challenge, secret, result
 
 

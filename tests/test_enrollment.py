@@ -61,6 +61,24 @@ def test_wrong_confirmation_code_keeps_2fa_off():
     assert not TwoFactorProfile.objects.get(user__username="bob").is_enabled
 
 
+def test_a_refused_second_send_leaves_the_first_enrollment_confirmable():
+    from django_authy2fa.models import LoginChallenge
+
+    browser = _signed_in_without_2fa()
+    browser.submit(ENROLL, {"phone": "+44 7400 123456", "channel": "sms"})
+    code = locmem.outbox[-1].code
+    attempts = LoginChallenge.objects.count()
+    refused = browser.submit(ENROLL, {"phone": "+1 415 555 2671", "channel": "sms"})
+    assert refused.status_code == 429  # the resend cooldown
+    assert len(locmem.outbox) == 1
+    assert LoginChallenge.objects.count() == attempts  # no attempt left behind
+    page = browser.submit(CONFIRM, {"code": code})
+    assert page.status_code == 200
+    profile = TwoFactorProfile.objects.get(user__username="bob")
+    assert profile.phone_number == "+447400123456"
+    assert profile.failure_count == 0
+
+
 @pytest.mark.parametrize("phone", ["", "12", "+44 20 7183 8750", "not a phone", "+1" + "5" * 40])
 def test_bad_phone_is_a_clear_400(phone):
     browser = _signed_in_without_2fa()

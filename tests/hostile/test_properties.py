@@ -1302,7 +1302,7 @@ def _attempt(world: World, surface: str) -> LoginChallenge:
     return LoginChallenge.objects.get(pk=session["_authy2fa_pending"]["id"])
 
 
-# -- bugs found by the properties above (strict xfail until fixed) ----------------------------
+# -- bugs found by the properties above (regression tests) -------------------------------------
 
 DEEP = 5000
 BODY_ROUTES = [
@@ -1380,15 +1380,6 @@ def test_next_with_a_nul_byte_is_refused_or_dropped(via):
     assert "\x00" not in stored, repr(stored)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: flows.start_phone_enrollment writes the new number on a forced-enrollment "
-    "attempt (LoginChallenge.new_phone_number) before _deliver_code, which may refuse "
-    "(cooldown 429, quota, provider outage). The refused request changes state: the code "
-    "already sent to the first number is then checked against the second and counted as "
-    "a wrong code. Fix: store new_phone_number / new_provider_user_id together with "
-    "code_reference in _deliver_code's UPDATE, only after a successful send.",
-)
 @pytest.mark.parametrize("surface", ["page", "api"])
 def test_refused_enrollment_send_leaves_the_attempt_alone(surface, settings):
     settings.AUTHY2FA = {
