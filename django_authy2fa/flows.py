@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from . import recovery, signals, state, throttling, totp
 from .audit import ClientInfo, record
@@ -59,6 +60,12 @@ _SECRET_SALT = "django_authy2fa.flows.challenge-secret"  # noqa: S105 - a salt, 
 _TRUST_SALT = "django_authy2fa.flows.trusted-browser"
 TRUST_COOKIE_NAME = "authy2fa_trust"
 _CODE_PATTERN = re.compile(r"[0-9]{6,10}", re.ASCII)
+
+#: For every flow that holds a code, a password, a phone number or a challenge
+#: secret: Django's error reports (the debug page, admin e-mails, trackers that
+#: honour the filter) then show none of the locals of that frame or of the
+#: frames below it (providers, clients, hashers).
+hides_locals = sensitive_variables()
 
 
 # -- errors the pages and the API turn into messages ---------------------------------------
@@ -177,6 +184,7 @@ def _secret_digest(secret: str) -> str:
     return salted_hmac(_SECRET_SALT, secret, algorithm="sha256").hexdigest()
 
 
+@hides_locals
 def create_challenge(
     user: Any,
     *,
@@ -200,6 +208,7 @@ def create_challenge(
     return challenge, secret
 
 
+@hides_locals
 def find_challenge(challenge_id: Any, secret: Any, purpose: str) -> LoginChallenge | None:
     """The open challenge the holder of ``secret`` owns, or None.
 
@@ -434,11 +443,13 @@ def revoke_trusted_browser(user: Any, browser_id: Any, client: ClientInfo) -> bo
 # -- an API client as the holder ---------------------------------------------------------
 
 
+@hides_locals
 def challenge_token(challenge: LoginChallenge, secret: str) -> str:
     """The opaque string an API client holds: the attempt's id and its secret."""
     return f"{challenge.pk}.{secret}"
 
 
+@hides_locals
 def find_api_pending(token: Any, purpose: str = ChallengePurpose.LOGIN) -> PendingLogin | None:
     """The attempt an API client names by its token; the client never names a user."""
     if not isinstance(token, str) or token.count(".") != 1 or len(token) > 200:
@@ -448,6 +459,7 @@ def find_api_pending(token: Any, purpose: str = ChallengePurpose.LOGIN) -> Pendi
     return pending_for(challenge) if challenge else None
 
 
+@hides_locals
 def begin_api_login(
     user: Any, client: ClientInfo, *, backend: str
 ) -> tuple[PendingLogin, str] | None:
@@ -459,6 +471,7 @@ def begin_api_login(
     return pending_for(challenge), challenge_token(challenge, secret)
 
 
+@hides_locals
 def issue_api_token(user: Any, client: ClientInfo, *, second_step_passed: bool, name: str = ""):
     """A token for a user who passed every step this login needed (see :mod:`.tokens`)."""
     from . import tokens
@@ -471,6 +484,7 @@ def issue_api_token(user: Any, client: ClientInfo, *, second_step_passed: bool, 
 # -- sending codes --------------------------------------------------------------------------
 
 
+@hides_locals
 def send_code(
     pending: PendingLogin, channel: str, client: ClientInfo, *, locale: str | None = None
 ) -> SendResult:
@@ -492,6 +506,7 @@ def send_code(
     )
 
 
+@hides_locals
 def _deliver_code(
     challenge: LoginChallenge,
     profile: TwoFactorProfile,
@@ -635,6 +650,7 @@ def apply_push_callback(reference: str, status: PushStatus) -> bool:
 # -- verifying codes ---------------------------------------------------------------------------
 
 
+@hides_locals
 def verify_code(pending: PendingLogin, method: str, code: Any, client: ClientInfo) -> None:
     """Check a code for this attempt and finish it, or raise.
 
@@ -663,6 +679,7 @@ def verify_code(pending: PendingLogin, method: str, code: Any, client: ClientInf
     return None
 
 
+@hides_locals
 def _clean_code(code: Any) -> str:
     if isinstance(code, str):
         code = code.strip().replace(" ", "")
@@ -732,6 +749,7 @@ def _charge_challenge(challenge: LoginChallenge) -> bool:
     raise Throttled(_("Another code for this sign-in is being checked. Try again."), 1)
 
 
+@hides_locals
 def _checked(pending: PendingLogin, method: str, client: ClientInfo, check) -> None:
     charges = _charge(pending, client, recovery_code=method == Method.RECOVERY)
     try:
@@ -764,6 +782,7 @@ def _raise_invalid(pending: PendingLogin) -> None:
     raise InvalidCode(attempts_left=limit - failures)
 
 
+@hides_locals
 def _verify_recovery(pending: PendingLogin, code: Any, client: ClientInfo) -> None:
     if not recovery.looks_like_recovery_code(code):
         raise InvalidTokenFormat(_("Enter a recovery code like ABCD-EFGH-JKMN-PQRS."))
@@ -780,6 +799,7 @@ def _verify_recovery(pending: PendingLogin, code: Any, client: ClientInfo) -> No
     _checked_recovery(pending, client, consume_and_finish)
 
 
+@hides_locals
 def _checked_recovery(pending: PendingLogin, client: ClientInfo, consume_and_finish) -> None:
     charges = _charge(pending, client, recovery_code=True)
     try:
@@ -837,6 +857,7 @@ def get_or_create_profile(user: Any) -> TwoFactorProfile:
     return profile
 
 
+@hides_locals
 def start_phone_enrollment(
     user: Any, raw_phone: Any, channel: str, client: ClientInfo, *, purpose_challenge=None
 ) -> tuple[LoginChallenge, str | None, SendResult]:
@@ -878,6 +899,7 @@ def start_phone_enrollment(
     return challenge, secret, result
 
 
+@hides_locals
 def confirm_phone(
     user: Any, challenge: LoginChallenge, code: Any, client: ClientInfo
 ) -> list[str] | None:
@@ -911,6 +933,7 @@ def confirm_phone(
     return _bind_phone(user, profile, challenge, client)
 
 
+@hides_locals
 def _bind_phone(
     user: Any, profile: TwoFactorProfile, challenge: LoginChallenge, client: ClientInfo
 ) -> list[str] | None:
@@ -956,6 +979,7 @@ def start_app_enrollment(user: Any) -> totp.Enrollment:
     return totp.start_enrollment(user)
 
 
+@hides_locals
 def confirm_app(user: Any, code: Any, client: ClientInfo) -> list[str] | None:
     """A code from the app makes it a factor; returns recovery codes when this enabled 2FA."""
     throttling.reserve([(throttling.enrollment_confirm_rule(), str(user.pk))])
@@ -994,6 +1018,7 @@ def set_default_method(user: Any, method: str) -> None:
     TwoFactorProfile.objects.filter(pk=profile.pk).update(default_method=method)
 
 
+@hides_locals
 def regenerate_recovery_codes(user: Any, client: ClientInfo) -> list[str]:
     """Void the old set and return a new one (show it once)."""
     codes = recovery.replace_codes(user)
@@ -1001,11 +1026,13 @@ def regenerate_recovery_codes(user: Any, client: ClientInfo) -> list[str]:
     return codes
 
 
+@hides_locals
 def check_password(user: Any, password: Any) -> None:
     if not isinstance(password, str) or not user.check_password(password):
         raise PasswordRequired(_("That password is not right."))
 
 
+@hides_locals
 def step_up(
     request_user: Any,
     password: Any,

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from . import flows, recovery, totp
 from .audit import ClientInfo
@@ -47,7 +47,13 @@ STEP_UP_SESSION_KEY = "_authy2fa_step_up"
 STEP_UP_UNTIL_KEY = "_authy2fa_step_up_until"
 STEP_UP_SECONDS = 300
 
-protected = [never_cache, sensitive_post_parameters("password", "code", "phone")]
+# sensitive_variables(): error reports show no local of these views' frames or
+# of anything they call (codes, passwords, phone numbers, challenge secrets).
+protected = [
+    never_cache,
+    sensitive_post_parameters("password", "code", "phone"),
+    sensitive_variables(),
+]
 CALLBACK_MAX_BYTES = 64 * 1024  # Authy's callbacks are a few kilobytes
 
 

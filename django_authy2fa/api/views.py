@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import authenticate, logout
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
@@ -51,8 +51,15 @@ ERRORS = {
     429: OpenApiResponse(s.ErrorSerializer, description="throttled (see Retry-After)"),
     503: OpenApiResponse(s.ErrorSerializer, description="provider_unavailable"),
 }
+# Error reports show neither these fields nor any local of the views' frames
+# and of what they call (validated data, codes, phone numbers, tokens).
 secret_fields = method_decorator(
-    sensitive_post_parameters("password", "code", "phone", "challenge", "enrollment", "step_up"),
+    [
+        sensitive_post_parameters(
+            "password", "code", "phone", "challenge", "enrollment", "step_up"
+        ),
+        sensitive_variables(),
+    ],
     name="dispatch",
 )
 
@@ -77,6 +84,7 @@ class _SafeParsing:
     parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
 
 
+@secret_fields
 class PreAuthView(_SafeParsing, _NoStore, APIView):
     """Base of the endpoints used before a login completes.
 
@@ -122,7 +130,6 @@ def _second_step_body(pending: flows.PendingLogin, challenge: str | None) -> dic
     return body
 
 
-@secret_fields
 class LoginView(PreAuthView):
     """Password step. Identical answers for unknown users, wrong passwords and inactive users."""
 
@@ -165,7 +172,6 @@ class LoginView(PreAuthView):
         return Response(_second_step_body(result.pending, None), status=status.HTTP_202_ACCEPTED)
 
 
-@secret_fields
 class SendView(PreAuthView):
     @extend_schema(request=s.SendSerializer, responses={202: s.SentSerializer, **ERRORS})
     def post(self, request: Request) -> Response:
@@ -203,7 +209,6 @@ class PushStatusView(PreAuthView):
         return Response({**_complete(request, pending, token), "status": push.value})
 
 
-@secret_fields
 class VerifyView(PreAuthView):
     @extend_schema(request=s.VerifySerializer, responses={200: s.TokenSerializer, **ERRORS})
     def post(self, request: Request) -> Response:
@@ -232,6 +237,7 @@ def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
 # -- signed-in endpoints ------------------------------------------------------------------
 
 
+@secret_fields
 class VerifiedView(_SafeParsing, _NoStore, APIView):
     authentication_classes = [TwoFactorTokenAuthentication, SessionAuthentication]
     permission_classes = [IsTwoFactorVerified]
@@ -240,7 +246,6 @@ class VerifiedView(_SafeParsing, _NoStore, APIView):
         return api_exception_handler
 
 
-@secret_fields
 class EnrollView(PreAuthView):
     """Register a phone: a signed-in user, or a login attempt that must enroll first."""
 
@@ -263,7 +268,6 @@ class EnrollView(PreAuthView):
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
-@secret_fields
 class EnrollConfirmView(PreAuthView):
     @extend_schema(
         request=s.ConfirmSerializer, responses={200: s.RecoveryCodesSerializer, **ERRORS}
@@ -307,7 +311,6 @@ class EnrollAppView(PreAuthView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-@secret_fields
 class EnrollAppConfirmView(PreAuthView):
     @extend_schema(
         request=s.AppConfirmSerializer, responses={200: s.RecoveryCodesSerializer, **ERRORS}
@@ -363,7 +366,6 @@ def _prove_step_up(request: Request, data: dict[str, Any]) -> ClientInfo:
     return client
 
 
-@secret_fields
 class RecoveryCodesView(VerifiedView):
     """New recovery codes void the old set, so they need a step-up too."""
 
@@ -396,7 +398,6 @@ class StepUpView(VerifiedView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-@secret_fields
 class DisableView(VerifiedView):
     @extend_schema(request=s.StepUpProofSerializer, responses={204: None, **ERRORS})
     def post(self, request: Request) -> Response:

@@ -79,7 +79,7 @@ def _template_debug(name: str, level: int) -> bool:
 class Capture:
     records: list[tuple[str, int, str]] = field(default_factory=list)
     reports: list[str] = field(default_factory=list)  # ExceptionReporter text
-    html_reports: list[str] = field(default_factory=list)  # ... and HTML (see the xfail)
+    html_reports: list[str] = field(default_factory=list)  # ... and HTML
     requests: int = 0
     server_errors: int = 0
 
@@ -96,8 +96,8 @@ class Capture:
 
     @property
     def logs(self) -> list[str]:
-        """Every log record except django.template's DEBUG ones (known leaks, see the xfails)."""
-        return [text for name, level, text in self.records if not _template_debug(name, level)]
+        """Every log record, django.template's DEBUG ones included."""
+        return [text for _name, _level, text in self.records]
 
     @property
     def template_debug(self) -> list[str]:
@@ -596,7 +596,7 @@ def test_no_secret_leaves_the_flows(family, capture, reliability, monkeypatch):
         wrong_locks=0,
         outcome=(
             f"{len(secrets.values)} secrets absent from {len(capture.logs)} log records "
-            f"(+{len(capture.template_debug)} django.template DEBUG: see the xfails), "
+            f"({len(capture.template_debug)} of them django.template DEBUG), "
             f"{len(mail.outbox)} error e-mails, {len(capture.reports)} error reports and "
             f"{AuditEvent.objects.count()} audit events"
             + (" (the 500s are deliberate)" if capture.server_errors else "")
@@ -617,7 +617,7 @@ def test_the_capture_finds_a_planted_secret(capture):
     assert TwoFactorProfile.objects.count() == 1
 
 
-# -- leaks found (strict xfail until fixed) ------------------------------------------------------
+# -- leaks found, now regression tests -------------------------------------------------------------
 
 
 def test_api_enrollment_error_reports_hide_the_phone_and_the_code(capture, monkeypatch):
@@ -646,16 +646,6 @@ def test_api_enrollment_error_reports_hide_the_phone_and_the_code(capture, monke
     assert not leaks, "\n".join(leaks)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: no flow is wrapped in sensitive_variables, so the HTML error report "
-    "(AdminEmailHandler(include_html=True), the DEBUG page, error trackers reading frame "
-    "locals) shows the code (flows.verify_code 'code'), the password (flows.step_up, "
-    "check_password) and the phone (start_phone_enrollment 'raw_phone', 'recipient'). Fix: "
-    "@sensitive_variables on verify_code, _clean_code, _checked, _verify_recovery, step_up, "
-    "check_password, start_phone_enrollment, confirm_phone, confirm_app, "
-    "regenerate_recovery_codes, issue_api_token and the API views' post methods ('data').",
-)
 def test_html_error_reports_hold_no_secrets(capture, monkeypatch):
     handler = AdminEmailHandler(include_html=True)
     request_logger = logging.getLogger("django.request")
@@ -690,14 +680,6 @@ def test_page_templates_do_not_log_their_secrets_at_debug(capture):
     assert not leaks, "\n".join(leaks)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: same cause as test_html_error_reports_hold_no_secrets: rendering the plain "
-    "text admin e-mail of a 500 (Django's default AdminEmailHandler) looks up a missing "
-    "template variable, and django.template logs at DEBUG a context that holds every "
-    "frame's local variables, unfiltered because no flow uses sensitive_variables: the "
-    "code and the phone number reach the logs. Fix: the same @sensitive_variables.",
-)
 def test_error_e_mail_rendering_does_not_log_frame_secrets(capture, monkeypatch):
     secrets = Secrets()
     flow_forced_errors(secrets, monkeypatch)
