@@ -660,14 +660,22 @@ def verify_code(pending: PendingLogin, method: str, code: Any, client: ClientInf
     """
     if method not in pending.methods:
         raise MethodNotAvailable()
+    if method == Method.PUSH:
+        # A push is approved in the app, never typed: a code sent with it would
+        # be checked as some other method's.
+        raise InvalidInput(_("Approve the request in your app; there is no code to enter."))
     if method == Method.RECOVERY:
         return _verify_recovery(pending, code, client)
     code = _clean_code(code)
     if method == Method.TOTP and totp.has_confirmed_device(pending.user):
         _checked(pending, method, client, lambda: totp.verify(pending.user, code))
         return None
-    if method in (Method.SMS, Method.CALL) and not pending.challenge.code_reference:
-        raise InvalidInput(_("Ask for a code first."))
+    if method in (Method.SMS, Method.CALL):
+        if not pending.challenge.code_reference:
+            raise InvalidInput(_("Ask for a code first."))
+        # The code is the one this attempt sent, by whichever channel it went:
+        # the audit trail and the signals name that channel.
+        method = pending.challenge.code_channel or method
     recipient = pending.profile.as_recipient()
     reference = pending.challenge.code_reference if method != Method.TOTP else ""
     _checked(

@@ -380,6 +380,9 @@ class _EnrollingView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         who = _enrolling(request)
         if who is None:
+            if flows.get_pending(request) is not None:
+                # An attempt that needs no enrollment: back to its second step, untouched.
+                return redirect("authy2fa:verify")
             return _restart(request)
         self.user, self.pending = who
         if self.requires_step_up and not _has_fresh_step_up(request):

@@ -13,13 +13,18 @@ Tests take the ``reliability`` fixture and record one row per case::
 ``make reliability`` runs the suites with ``AUTHY2FA_RELIABILITY_REPORT=docs/reliability.md``
 and the plugin below writes the table at the end of the run. Without the
 variable nothing is written, so ``make test`` leaves the work tree alone.
+
+Several runs can share one report (the race suite on PostgreSQL, then on
+MariaDB): with ``AUTHY2FA_RELIABILITY_ROWS=<file.json>`` each passing run adds
+its rows to that file and the report is rendered from all of them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytest
@@ -115,5 +120,14 @@ def render(rows: list[Row]) -> str:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     target = os.environ.get("AUTHY2FA_RELIABILITY_REPORT")
-    if target and RECORDER.rows and exitstatus == 0:
-        Path(target).write_text(render(RECORDER.rows))
+    if not (target and RECORDER.rows and exitstatus == 0):
+        return
+    rows = list(RECORDER.rows)
+    store = os.environ.get("AUTHY2FA_RELIABILITY_ROWS")
+    if store:
+        path = Path(store)
+        earlier = json.loads(path.read_text()) if path.exists() else []
+        rows = [Row(**row) for row in earlier] + rows
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps([asdict(row) for row in rows], indent=1))
+    Path(target).write_text(render(rows))

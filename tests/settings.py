@@ -46,6 +46,16 @@ STATIC_URL = "/static/"
 ROOT_URLCONF = "tests.urls"
 
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    # MariaDB runs the race suite; PyMySQL (pure Python, in the dev extra)
+    # stands in for mysqlclient, which needs a compiler and client headers.
+    try:
+        import MySQLdb  # noqa: F401
+    except ImportError:
+        import pymysql
+
+        pymysql.install_as_MySQLdb()
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # Fast hashing keeps the suite quick; the example project uses Argon2.

@@ -79,6 +79,23 @@ def test_a_refused_second_send_leaves_the_first_enrollment_confirmable():
     assert profile.failure_count == 0
 
 
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_enrollment_pages_leave_a_pending_login_that_needs_no_enrollment_alone(method):
+    make_user("alice")
+    browser = Browser()
+    browser.password_step("alice")
+    browser.send_code()
+    code = locmem.outbox[-1].code
+    if method == "get":
+        response = browser.get(ENROLL)
+    else:
+        response = browser.submit(ENROLL, {"phone": "+1 415 555 2671", "channel": "sms"})
+    assert response.status_code == 302
+    assert response["Location"] == "/account/2fa/verify/"
+    assert len(locmem.outbox) == 1  # nothing sent to the other number
+    assert browser.enter_code(code)["Location"] == "/protected/"
+
+
 @pytest.mark.parametrize("phone", ["", "12", "+44 20 7183 8750", "not a phone", "+1" + "5" * 40])
 def test_bad_phone_is_a_clear_400(phone):
     browser = _signed_in_without_2fa()

@@ -192,3 +192,28 @@ def test_hostile_callback_bodies_are_refused_not_500(client, authy_push, body):
     )
     assert response.status_code == 403
     assert LoginChallenge.objects.get(push_reference=UUID).push_status == "pending"
+
+
+def test_a_code_sent_as_a_push_answer_is_refused_and_costs_nothing(alice):
+    browser = Browser()
+    browser.password_step()
+    browser.send_code()
+    code = locmem.outbox[-1].code
+    response = browser.enter_code(code, method="push")
+    assert response.status_code == 400
+    assert browser.get("/protected/").status_code == 302
+    attempt = LoginChallenge.objects.get(status="pending")
+    assert attempt.failures == 0
+    assert TwoFactorProfile.objects.get(user=alice).failure_count == 0
+    # The code still works for what it was sent for.
+    assert browser.enter_code(code)["Location"] == "/protected/"
+
+
+def test_a_phone_code_is_recorded_under_the_channel_it_went_by(alice):
+    browser = Browser()
+    browser.password_step()
+    browser.send_code("sms")
+    response = browser.enter_code(locmem.outbox[-1].code, method="call")
+    assert response["Location"] == "/protected/"
+    verified = AuditEvent.objects.get(user=alice, event="login_verified")
+    assert verified.method == "sms"

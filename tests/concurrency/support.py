@@ -151,3 +151,45 @@ def window(scope: str, key: str) -> ThrottleWindow | None:
 
 def windows_total(scope: str) -> int:
     return sum(ThrottleWindow.objects.filter(scope=scope).values_list("count", flat=True))
+
+
+def locked_users(exclude: Any = None) -> int:
+    """Accounts locked or hard-locked now, leaving out ``exclude`` (the one under attack)."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from django_authy2fa.models import TwoFactorProfile
+
+    locked = TwoFactorProfile.objects.filter(
+        Q(locked_until__gt=timezone.now()) | Q(hard_locked_at__isnull=False)
+    )
+    if exclude is not None:
+        locked = locked.exclude(user=exclude)
+    return locked.count()
+
+
+def record_race(
+    reliability: Any,
+    case: str,
+    outcomes: list[Outcome],
+    *,
+    wrong_logins: int,
+    wrong_locks: int,
+    outcome: str,
+) -> None:
+    """One row for docs/reliability.md, with what the racing threads got.
+
+    Each thread stands for one request; an unexpected exception would be a 500.
+    """
+    seen = kinds(outcomes)
+    unexpected = sum(count for kind, count in seen.items() if kind.startswith("UNEXPECTED"))
+    server = "MariaDB/MySQL" if connection.vendor == "mysql" else "PostgreSQL"
+    reliability.record(
+        family="race",
+        case=f"{case} [{server}]",
+        requests=len(outcomes),
+        server_errors=unexpected,
+        wrong_logins=wrong_logins,
+        wrong_locks=wrong_locks,
+        outcome=f"{outcome} ({', '.join(f'{k}: {v}' for k, v in sorted(seen.items()))})",
+    )

@@ -32,8 +32,10 @@ from django_authy2fa.providers.locmem import LocmemProvider
 from .support import (
     ip,
     kinds,
+    locked_users,
     make_user,
     new_pending,
+    record_race,
     reload_pending,
     run_parallel,
     send_sms,
@@ -107,7 +109,9 @@ def provider_latency(request, monkeypatch):
     ids=["20-instant-provider", "20-provider-takes-200ms", "6-provider-takes-200ms"],
     indirect=["provider_latency"],
 )
-def test_one_sms_code_parallel_verifies_complete_one_login(submissions, provider_latency):
+def test_one_sms_code_parallel_verifies_complete_one_login(
+    submissions, provider_latency, reliability
+):
     """The same correct code submitted many times at once (double submits, client retries).
 
     With a provider that answers in 200 ms (a Twilio round trip), more than
@@ -142,12 +146,21 @@ def test_one_sms_code_parallel_verifies_complete_one_login(submissions, provider
     assert events(EventType.CODE_FAILED, user=user) == 0
     assert events(EventType.LOCKED, user=user) == 0
     assert windows_total("fail_ip") == 0  # every charge was given back
+    record_race(
+        reliability,
+        f"one SMS code, {submissions} parallel submissions, provider answers in "
+        f"{provider_latency * 1000:.0f} ms",
+        outcomes,
+        wrong_logins=seen["ok"] - 1,
+        wrong_locks=locked_users(),
+        outcome="exactly 1 login, no failure counted",
+    )
 
 
 # -- 2. one recovery code, many attempts ------------------------------------------------------
 
 
-def test_one_recovery_code_twenty_parallel_uses_complete_one_login():
+def test_one_recovery_code_twenty_parallel_uses_complete_one_login(reliability):
     user = make_user("bob")
     codes = recovery.replace_codes(user)
     attempts = [new_pending(user) for _ in range(20)]
@@ -192,6 +205,14 @@ def test_one_recovery_code_twenty_parallel_uses_complete_one_login():
     else:
         with pytest.raises(Throttled):
             flows.verify_code(follow_up, "recovery", codes[1], ClientInfo(ip=ip(99)))
+    record_race(
+        reliability,
+        "one recovery code, 20 parallel uses",
+        outcomes,
+        wrong_logins=seen["ok"] - 1,
+        wrong_locks=locked_users(),
+        outcome="exactly 1 login, the code used once, 9 left",
+    )
 
 
 def test_successful_recovery_codes_do_not_use_up_the_daily_failure_limit():
@@ -207,7 +228,7 @@ def test_successful_recovery_codes_do_not_use_up_the_daily_failure_limit():
 # -- 3. and 4. many wrong codes at once -------------------------------------------------------
 
 
-def test_fifty_parallel_wrong_codes_are_all_counted(settings):
+def test_fifty_parallel_wrong_codes_are_all_counted(settings, reliability):
     settings.AUTHY2FA = RAISED
     user = make_user("carol")
     attempts = pending_attempts(user, 10)
@@ -229,9 +250,17 @@ def test_fifty_parallel_wrong_codes_are_all_counted(settings):
     failures = dict(LoginChallenge.objects.filter(pk__in=ids).values_list("pk", "failures"))
     assert sorted(failures.values()) == [5] * 10
     assert windows_total("fail_ip") == 50
+    record_race(
+        reliability,
+        "50 parallel wrong codes (limits raised)",
+        outcomes,
+        wrong_logins=kinds(outcomes)["ok"],
+        wrong_locks=locked_users(),
+        outcome="account counter moved by exactly 50",
+    )
 
 
-def test_fifty_parallel_wrong_codes_lock_the_account_after_exactly_ten():
+def test_fifty_parallel_wrong_codes_lock_the_account_after_exactly_ten(reliability):
     limits = app_settings.THROTTLE
     assert (limits["ACCOUNT_LOCK_AFTER"], limits["ACCOUNT_HARD_LOCK_AFTER"]) == (10, 20)
     assert limits["PENDING_LOGIN_MAX_FAILURES"] == 5
@@ -269,12 +298,20 @@ def test_fifty_parallel_wrong_codes_lock_the_account_after_exactly_ten():
     assert sum(failures) == 10
     assert max(failures) <= 5
     assert windows_total("fail_ip") == 10  # refused attempts gave their IP charge back
+    record_race(
+        reliability,
+        "50 parallel wrong codes (default limits)",
+        outcomes,
+        wrong_logins=seen["ok"],
+        wrong_locks=locked_users(exclude=user),
+        outcome="exactly 10 counted, then the attacked account locks once (as specified)",
+    )
 
 
 # -- 5. sends ---------------------------------------------------------------------------------
 
 
-def test_parallel_sends_to_one_phone_stop_at_the_phone_quota():
+def test_parallel_sends_to_one_phone_stop_at_the_phone_quota(reliability):
     phone = "+14155550123"
     limit = app_settings.THROTTLE["PHONE_SENDS_PER_HOUR"]
     assert limit == 5
@@ -301,9 +338,17 @@ def test_parallel_sends_to_one_phone_stop_at_the_phone_quota():
     # A refused send gives the cooldown back: those users can ask again at once.
     profiles = TwoFactorProfile.objects.filter(user__in=users)
     assert profiles.filter(last_code_sent_at__isnull=False).count() == limit
+    record_race(
+        reliability,
+        "20 parallel sends to one phone",
+        outcomes,
+        wrong_logins=0,
+        wrong_locks=locked_users(),
+        outcome=f"exactly {limit} SMS sent (the phone quota)",
+    )
 
 
-def test_parallel_sends_for_one_user_pass_the_cooldown_once():
+def test_parallel_sends_for_one_user_pass_the_cooldown_once(reliability):
     user = make_user("erin")
     ids = [new_pending(user).challenge.pk for _ in range(10)]
 
@@ -320,12 +365,20 @@ def test_parallel_sends_for_one_user_pass_the_cooldown_once():
     assert window("send_user_hour", str(user.pk)).count == 1
     assert events(EventType.CODE_SENT, user=user) == 1
     assert TwoFactorProfile.objects.get(user=user).last_code_sent_at is not None
+    record_race(
+        reliability,
+        "10 parallel sends for one user",
+        outcomes,
+        wrong_logins=0,
+        wrong_locks=locked_users(),
+        outcome="exactly 1 SMS sent (the cooldown)",
+    )
 
 
 # -- 6. one IP, many accounts ----------------------------------------------------------------
 
 
-def test_parallel_wrong_codes_from_one_ip_stop_at_the_ip_limit():
+def test_parallel_wrong_codes_from_one_ip_stop_at_the_ip_limit(reliability):
     limits = app_settings.THROTTLE
     assert limits["IP_MAX_FAILURES"] == 20
     attacker = "192.0.2.66"
@@ -357,6 +410,14 @@ def test_parallel_wrong_codes_from_one_ip_stop_at_the_ip_limit():
     assert ip_window.count == 20
     block = dt.timedelta(seconds=limits["IP_BLOCK_SECONDS"])
     assert ip_window.blocked_until >= started + block
+    record_race(
+        reliability,
+        "30 parallel wrong codes from one IP against 30 accounts",
+        outcomes,
+        wrong_logins=0,
+        wrong_locks=locked_users(),
+        outcome="exactly 20 counted (the per-IP limit), then the IP is blocked",
+    )
 
     # The block holds for any account from that IP, and says for how long.
     with pytest.raises(Throttled) as blocked:

@@ -476,7 +476,7 @@ PHONE_TARGETS = [
         f"{PAGES}enroll/",
         lambda w, v: {"phone": v, "channel": "sms"},
     )
-    # (A pending attempt that needs no enrollment is sent back to the password step
+    # (A pending attempt that needs no enrollment is sent back to its second step
     # before the form is read: that is the route sweep's business.)
     for s in ("verified", "enrolling", "anonymous")
 ] + [
