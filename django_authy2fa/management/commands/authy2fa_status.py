@@ -53,7 +53,7 @@ def _text(report: dict[str, Any]) -> list[str]:
         f"Default method: {by_method or 'none'}",
         f"  phone confirmed: {methods['phone_confirmed']} (with an Authy ID: "
         f"{methods['authy_id']})",
-        f"  authenticator app: {methods['authenticator_app']}",
+        f"  authenticator app (confirmed): {methods['authenticator_app']}",
         f"  with unused recovery codes: {methods['with_recovery_codes']}",
         f"Locked: {locks['locked']} (hard: {locks['hard']}, temporary: {locks['temporary']})",
     ]
