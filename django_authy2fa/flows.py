@@ -1057,8 +1057,12 @@ def step_up(
     verify_code(pending, method, code, client)
 
 
-def disable(user: Any, client: ClientInfo, *, actor: Any = None) -> None:
-    """Turn 2FA off: phone, app, recovery codes and trusted browsers go; sessions re-check."""
+def disable(user: Any, client: ClientInfo, *, actor: Any = None, reason: str = "") -> None:
+    """Turn 2FA off: phone, app, recovery codes and trusted browsers go; sessions re-check.
+
+    ``reason`` is an administrator's note for the audit event; only administrators give one
+    (the reset command may run without an account), so it makes the event a ``RESET``.
+    """
     profile = TwoFactorProfile.objects.filter(user=user).first()
     if profile is None:
         totp.remove(user)
@@ -1082,19 +1086,25 @@ def disable(user: Any, client: ClientInfo, *, actor: Any = None) -> None:
             revoked_at=timezone.now()
         )
         state.publish_user_state(user.pk)
-    event = EventType.RESET if actor is not None and actor != user else EventType.DISABLED
-    record(event, user=user, client=client, actor=actor)
+    by_admin = bool(reason) or (actor is not None and actor != user)
+    event = EventType.RESET if by_admin else EventType.DISABLED
+    record(event, user=user, client=client, actor=actor, **_reason(reason))
     signals.second_factor_disabled.send(sender=__name__, user=user, request=None, actor=actor)
     if recipient.provider_user_id:
         _forget_at_provider(recipient)
 
 
-def unlock(user: Any, client: ClientInfo, *, actor: Any) -> None:
+def unlock(user: Any, client: ClientInfo, *, actor: Any, reason: str = "") -> None:
     profile = TwoFactorProfile.objects.filter(user=user).first()
     if profile is None:
         return
     throttling.reset_account_failures(profile.pk)
-    record(EventType.UNLOCKED, user=user, client=client, actor=actor)
+    record(EventType.UNLOCKED, user=user, client=client, actor=actor, **_reason(reason))
+
+
+def _reason(reason: str) -> dict[str, str]:
+    """Audit details for an administrator's note; none when there is no note."""
+    return {"reason": reason} if reason else {}
 
 
 def refresh_session_mark(request: HttpRequest) -> None:

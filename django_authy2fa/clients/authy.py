@@ -165,6 +165,17 @@ class TokenRequestResult:
         return not self.ignored
 
 
+@dataclass(frozen=True)
+class AppDetails:
+    """What Authy says about the application the API key belongs to."""
+
+    app_id: str | None
+    name: str | None
+    plan: str | None
+    #: Whether SMS is enabled for the application (None when Authy did not say).
+    sms_enabled: bool | None
+
+
 class ApprovalStatus(str, enum.Enum):
     """The state of a OneTouch (push) approval request."""
 
@@ -926,6 +937,22 @@ class AuthyClient(ApiClient[_Reply]):
         if isinstance(otp, int) and not isinstance(otp, bool):
             otp = str(otp)
         return TOTPSecretExport(secret=secret, otp=otp if isinstance(otp, str) else None)
+
+    # --- Application ----------------------------------------------------------------
+
+    def app_details(self) -> AppDetails:
+        """The application behind the API key: a health check that sends nothing to anyone."""
+        reply = self._send("GET", "app_details", "/protected/json/app/details")
+        app = self._expect_ok(reply).get("app")
+        if not isinstance(app, dict):
+            raise reply.unexpected("no app object")
+        app_id = app.get("app_id")
+        return AppDetails(
+            app_id=str(app_id) if is_positive_number(app_id) else None,
+            name=optional_text(app.get("name")),
+            plan=optional_text(app.get("plan")),
+            sms_enabled=_tri_state(app.get("sms_enabled")),
+        )
 
     # --- Plumbing -----------------------------------------------------------------------
 

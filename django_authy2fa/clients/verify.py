@@ -145,6 +145,15 @@ class VerificationResult:
 
 
 @dataclass(frozen=True)
+class ServiceDetails:
+    """What Twilio says about the Verify service the client uses."""
+
+    sid: str
+    friendly_name: str | None
+    code_length: int | None
+
+
+@dataclass(frozen=True)
 class VerificationCheckResult:
     """The answer to a code check.
 
@@ -539,6 +548,24 @@ class VerifyClient(ApiClient[_Reply]):
             )
         fields = self._expect_ok(reply, email=email)
         return self._check_from(reply, fields, expected_sid=verification_sid)
+
+    # --- Service ----------------------------------------------------------------------------
+
+    def fetch_service(self) -> ServiceDetails:
+        """The configured Verify service: a health check that sends nothing to anyone."""
+        reply = self._send("GET", "fetch_service", self._path())
+        fields = self._expect_ok(reply, not_found=_SERVICE_UNKNOWN)
+        sid = fields.get("sid")
+        if not isinstance(sid, str) or sid.lower() != self.service_sid.lower():
+            raise reply.unexpected("another service")
+        code_length = fields.get("code_length")
+        return ServiceDetails(
+            sid=sid,
+            friendly_name=optional_text(fields.get("friendly_name")),
+            code_length=code_length
+            if isinstance(code_length, int) and not isinstance(code_length, bool)
+            else None,
+        )
 
     # --- Webhooks -------------------------------------------------------------------------
 
