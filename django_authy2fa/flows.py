@@ -44,6 +44,7 @@ from .exceptions import (
     UnsupportedChannel,
 )
 from .models import (
+    APIToken,
     ChallengePurpose,
     ChallengeStatus,
     EventType,
@@ -1082,9 +1083,10 @@ def disable(user: Any, client: ClientInfo, *, actor: Any = None, reason: str = "
         )
         recovery.RecoveryCode.objects.filter(user=user).delete()
         totp.remove(user)
-        TrustedBrowser.objects.filter(user=user, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+        now = timezone.now()
+        TrustedBrowser.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+        # The version bump already voids them; marking them says so in the admin and status.
+        APIToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
         state.publish_user_state(user.pk)
     by_admin = bool(reason) or (actor is not None and actor != user)
     event = EventType.RESET if by_admin else EventType.DISABLED

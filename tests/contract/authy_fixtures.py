@@ -1,9 +1,9 @@
 """Authy API response bodies and callback-signature vectors used as test facts.
 
-Bodies are copied as the reference (/work/shared/reference/twilio-apis.md,
-Part A) gives them; where the reference elides a value with "…" a plausible
-value is filled in and marked. The signature vectors come from the reference
-(§A7.4) and from authy-java's ``TestAuthyUtil.java`` / ``test.properties``
+Bodies are copied as Twilio's Authy API documentation gives them; where the
+documentation elides a value with "…" a plausible value is filled in and
+marked. The signature vectors come from that documentation (OneTouch callback
+signatures) and from authy-java's ``TestAuthyUtil.java`` / ``test.properties``
 (real callback payloads signed by Authy with test API keys).
 """
 

@@ -1,7 +1,7 @@
 """Twilio Verify v2 response bodies and webhook-signature vectors used as test facts.
 
-Success bodies are the twilio-python integration-test fixtures the reference
-quotes (/work/shared/reference/twilio-apis.md §B3, §B4; twilio/twilio-python
+Success bodies are the twilio-python integration-test fixtures that Twilio's
+Verify documentation quotes (twilio/twilio-python
 ``tests/integration/verify/v2/service/test_verification.py`` and
 ``test_verification_check.py``). The reference elides the ``url`` with "…";
 it is filled in here. No source shows a wrong-code body (reference §U.7): the
