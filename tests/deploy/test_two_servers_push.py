@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,9 @@ USERS = {
     "web_callback": "4101",
     "web_polled": "4102",
     "api_race": "4103",
-    "denied": "4104",
+    "denied1": "4104",
+    "denied2": "4114",
+    "denied3": "4124",
     "two_attempts": "4105",
     "push_limit": "4106",
     "push_burst": "4107",
@@ -81,6 +84,8 @@ for index, (name, authy_id) in enumerate({USERS!r}.items()):
         phone_confirmed_at=now, enabled_at=now, default_method=Method.PUSH,
     )
 """
+
+DENIED_USERS = ("denied1", "denied2", "denied3")
 
 WEB_LOGIN = "/account/2fa/login/"
 WEB_VERIFY = "/account/2fa/verify/"
@@ -340,7 +345,7 @@ def test_approval_polled_from_authy_on_both_servers_at_once_completes_one_web_lo
 
     # The waiting page is open twice (two tabs), one polling A, the other B.
     tabs = [Client(browser.ip, cookies=dict(browser.cookies)) for _ in range(2)]
-    answers = at_once(lambda: web_poll(tabs[0], a), lambda: web_poll(tabs[1], b))
+    answers = at_once(partial(web_poll, tabs[0], a), partial(web_poll, tabs[1], b))
     approved = [
         i for i, x in enumerate(answers) if x.status == 200 and x.json()["status"] == "approved"
     ]
@@ -386,7 +391,7 @@ def test_one_approval_issues_one_api_token_whichever_server_is_polled(cluster, r
     assert callback.post(authy, b).json() == {"ok": True}
     polls_before = cluster.polls_of(uuid)
     answers = at_once(
-        lambda: api_poll(client, a, challenge), lambda: api_poll(client, b, challenge)
+        partial(api_poll, client, a, challenge), partial(api_poll, client, b, challenge)
     )
     results = sorted(outcome(x) for x in answers)
     assert results == [(200, "approved"), (401, "expired")], results
@@ -418,49 +423,55 @@ def test_one_approval_issues_one_api_token_whichever_server_is_polled(cluster, r
 
 
 def test_a_denied_push_fails_on_both_servers_and_counts_once(cluster, reliability):
-    a, b = cluster.a, cluster.b
+    """Three rounds (one user each): both servers poll at once, which races the one charge."""
     client = Client("203.0.113.34")
     authy = Client("198.51.100.34")
+    no_push = (400, "method_not_enrolled")  # the attempt has no push any more
+    both_denied = 0
+    for index, username in enumerate(DENIED_USERS):
+        starter = (cluster.a, cluster.b)[index % 2]
+        other = cluster.other(starter)
+        challenge = api_login(client, starter, username)
+        assert api_push(client, starter, challenge).status == 202
+        uuid = cluster.authy.only_approval_for(USERS[username])
+        assert callback_ok(cluster.callback(username, uuid, "denied").post(authy, other))
+        cluster.authy.set_status(uuid, "denied")  # what a poll of Authy would say too
+        # The first answer stands: a signed "approved" for the same push moves nothing.
+        assert not callback_ok(cluster.callback(username, uuid, "approved").post(authy, starter))
+        assert cluster.attempt(challenge)[3] == "denied"
 
-    challenge = api_login(client, a, "denied")
-    assert api_push(client, a, challenge).status == 202
-    uuid = cluster.authy.only_approval_for(USERS["denied"])
-    assert callback_ok(cluster.callback("denied", uuid, "denied").post(authy, b))
-    cluster.authy.set_status(uuid, "denied")  # what a poll of Authy would say too
-    # The first answer stands: a signed "approved" for the same push, on A, moves nothing.
-    assert not callback_ok(cluster.callback("denied", uuid, "approved").post(authy, a))
-    assert cluster.attempt(challenge)[3] == "denied"
+        answers = at_once(
+            partial(api_poll, client, starter, challenge),
+            partial(api_poll, client, other, challenge),
+        )
+        results = sorted(outcome(x) for x in answers)
+        # Both may read "denied" before either clears the push; a later one finds no push.
+        assert results in ([(200, "denied")] * 2, [(200, "denied"), no_push]), results
+        both_denied += results == [(200, "denied")] * 2
+        for server in (starter, other):
+            assert outcome(api_poll(client, server, challenge)) == no_push
+        # A later approval, signed or learned from Authy, finds nothing to move.
+        assert not callback_ok(cluster.callback(username, uuid, "approved").post(authy, other))
+        cluster.authy.set_status(uuid, "approved")
+        assert outcome(api_poll(client, starter, challenge)) == no_push
 
-    answers = at_once(
-        lambda: api_poll(client, a, challenge), lambda: api_poll(client, b, challenge)
-    )
-    results = sorted(outcome(x) for x in answers)
-    # Both may read "denied" before either clears the push; a later one finds no push.
-    no_push = (400, "method_not_enrolled")  # this attempt has no push any more
-    assert results in ([(200, "denied")] * 2, [(200, "denied"), no_push]), results
-    for server in (a, b):
-        assert outcome(api_poll(client, server, challenge)) == no_push
-    # A later "approved" for the same push, signed or learned from Authy, finds nothing to move.
-    assert not callback_ok(cluster.callback("denied", uuid, "approved").post(authy, a))
-    cluster.authy.set_status(uuid, "approved")
-    assert outcome(api_poll(client, b, challenge)) == no_push
+        failures, locked_until = cluster.profile(username)
+        assert (failures, locked_until) == (1, None)  # one denial, however many servers read it
+        status, method, reference, _push_status = cluster.attempt(challenge)
+        assert (status, method, reference) == ("pending", "", "")  # open for a code, not a push
+        assert cluster.tokens(username) == 0 and cluster.logins(username) == 0
 
-    failures, locked_until = cluster.profile("denied")
-    assert failures == 1  # one denial, however many servers read it
-    assert locked_until is None
-    status, method, reference, _push_status = cluster.attempt(challenge)
-    assert (status, method, reference) == ("pending", "", "")  # open for a code, not for the push
-    assert cluster.tokens("denied") == 0 and cluster.logins("denied") == 0
     errors = client.server_errors + authy.server_errors
     assert errors == 0
     reliability.record(
         family="race",
-        case="Push started on app server A, denied by a callback to B, polled on A and B at once",
+        case="Push denied by a callback to one app server, polled on A and B at once (3 rounds)",
         requests=client.requests + authy.requests,
         server_errors=errors,
-        wrong_logins=cluster.tokens("denied"),
-        wrong_locks=0 if locked_until is None else 1,
-        outcome="denied on both, one failure counted; a later approval moves nothing",
+        wrong_logins=sum(cluster.tokens(u) + cluster.logins(u) for u in DENIED_USERS),
+        wrong_locks=sum(cluster.profile(u)[1] is not None for u in DENIED_USERS),
+        outcome=f"denied on both servers, one failure counted per round ({both_denied} of "
+        f"{len(DENIED_USERS)} rounds had both polls read the denial); later approvals move nothing",
     )
 
 
@@ -555,7 +566,7 @@ def test_push_quota_holds_for_pushes_on_both_servers_at_once(cluster, reliabilit
 
     challenges = [api_login(client, server, "push_burst") for server in (a, b) * 3]
     calls = [
-        (lambda server=server, challenge=challenge: api_push(client, server, challenge))
+        partial(api_push, client, server, challenge)
         for server, challenge in zip((a, b) * 3, challenges, strict=True)
     ]
     results = sorted(outcome(x) for x in at_once(*calls))
