@@ -6,7 +6,7 @@ state: the approval requests the app servers created, each ``pending`` until
 the test approves or denies it. Codes (SMS, call, verify) get the fault
 suite's healthy Authy answers, so a login can fall back to them.
 
-Shapes follow the Authy reference (OneTouch, A7): creating a request answers
+Shapes follow Authy's OneTouch API documentation: creating a request answers
 ``{"approval_request": {"uuid": ...}, "success": true}``; its status is
 ``approval_request.status``; an unknown uuid is a 404 without ``errors``.
 """
@@ -125,9 +125,9 @@ def signed_callback(
 ) -> Callback:
     """The POST callback Authy sends when the user answers, signed with ``api_key``.
 
-    The body has the reference's shape (A7.3, shortened); the signature is the
+    The body has the documented shape (shortened); the signature is the
     HMAC-SHA256 of the nonce, the method, the public URL and the flattened body
-    (A7.4), so a changed body, URL or key makes it invalid.
+    (Authy's callback signature), so a changed body, URL or key makes it invalid.
     """
     now = int(time.time())
     body = {
