@@ -145,6 +145,10 @@ _provider = env.str("AUTHY2FA_PROVIDER", default="console")
 _provider_options = {}
 if _provider == "authy":
     _provider_options = {"API_KEY": env.str("AUTHY_API_KEY", default="")}
+    if "AUTHY_API_URL" in env:
+        # Another Authy endpoint: tests/deploy points both app servers at one fake
+        # Authy on 127.0.0.1 (plain http is accepted only for a loopback host).
+        _provider_options["API_URL"] = env.str("AUTHY_API_URL")
 elif _provider == "verify":
     _provider_options = {
         "ACCOUNT_SID": env.str("TWILIO_ACCOUNT_SID", default=""),

@@ -262,20 +262,22 @@ def dedicated_database(server_url: str, prefix: str) -> Iterator[Database]:
             )
 
 
-def shared_redis_url() -> str:
-    """A Redis database for the servers: CACHE_URL's server, the next db number.
+def shared_redis_url(offset: int = 1) -> str:
+    """A Redis database for the servers: CACHE_URL's server, ``offset`` db numbers on.
 
     The test suite's own cache (CACHE_URL, db 1 in .ci/run) is cleared before
-    every test by tests/conftest.py, so the servers get the following number.
+    every test by tests/conftest.py, so the servers get a following number.
+    Each module that starts servers uses an offset of its own: it flushes its
+    database, which must not reset another module's counters mid-test.
     """
     cache_url = os.environ.get("CACHE_URL", "")
     if not cache_url.startswith("redis://"):
-        return "redis://127.0.0.1:6379/2"
+        return f"redis://127.0.0.1:6379/{1 + offset}"
     parts = urllib.parse.urlsplit(cache_url)
     db = re.fullmatch(r"/?(\d*)", parts.path)
     current = int(db.group(1)) if db and db.group(1) else 0
     return urllib.parse.urlunsplit(
-        parts._replace(path=f"/{(current + 1) % 16}", query="", fragment="")
+        parts._replace(path=f"/{(current + offset) % 16}", query="", fragment="")
     )
 
 
