@@ -60,6 +60,8 @@ from .providers import Channel, PushStatus, Recipient, SendResult, get_provider
 _SECRET_SALT = "django_authy2fa.flows.challenge-secret"  # noqa: S105 - a salt, not a secret
 _TRUST_SALT = "django_authy2fa.flows.trusted-browser"
 TRUST_COOKIE_NAME = "authy2fa_trust"
+#: How long a passed step-up lets the user make sensitive changes.
+STEP_UP_SECONDS = 5 * 60
 _CODE_PATTERN = re.compile(r"[0-9]{6,10}", re.ASCII)
 
 #: For every flow that holds a code, a password, a phone number or a challenge
@@ -94,6 +96,18 @@ class MethodNotAvailable(Authy2FAError):
 
 class PasswordRequired(Authy2FAError):
     default_message = "Enter your current password."
+
+
+class StepUpRequired(Authy2FAError):
+    """A sensitive change needs a fresh step-up: the password and a current second factor."""
+
+    default_message = "Confirm it is you first: your password and a current second factor."
+
+
+class RequiredByPolicy(Authy2FAError):
+    """The site's policy (``REQUIRED_FOR``) does not let this user turn 2FA off."""
+
+    default_message = "Two-factor authentication is required for your account."
 
 
 # -- what the holder of a login attempt sees ----------------------------------------------
@@ -210,20 +224,20 @@ def create_challenge(
 
 
 @hides_locals
-def find_challenge(challenge_id: Any, secret: Any, purpose: str) -> LoginChallenge | None:
+def find_challenge(
+    challenge_id: Any, secret: Any, purpose: str, *, passed: bool = False
+) -> LoginChallenge | None:
     """The open challenge the holder of ``secret`` owns, or None.
 
-    None as well when the user changed their password or was deactivated
-    since the password step: the attempt is bound to the user's auth hash.
+    ``passed=True`` finds a step-up that was passed and is still good instead
+    (see :func:`step_up`). None as well when the user changed their password
+    or was deactivated since: the attempt is bound to the user's auth hash.
     """
     if not isinstance(secret, str) or not isinstance(challenge_id, str):
         return None
+    candidates = _passed_step_ups() if passed else LoginChallenge.objects.open()
     try:
-        challenge = (
-            LoginChallenge.objects.open()
-            .select_related("user")
-            .get(pk=challenge_id, purpose=purpose)
-        )
+        challenge = candidates.select_related("user").get(pk=challenge_id, purpose=purpose)
     except (LoginChallenge.DoesNotExist, ValueError, ValidationError):
         return None
     if not constant_time_compare(challenge.secret_digest, _secret_digest(secret)):
@@ -868,15 +882,24 @@ def get_or_create_profile(user: Any) -> TwoFactorProfile:
 
 @hides_locals
 def start_phone_enrollment(
-    user: Any, raw_phone: Any, channel: str, client: ClientInfo, *, purpose_challenge=None
+    user: Any,
+    raw_phone: Any,
+    channel: str,
+    client: ClientInfo,
+    *,
+    purpose_challenge=None,
+    step_up: LoginChallenge | None = None,
 ) -> tuple[LoginChallenge, str | None, SendResult]:
     """Register a phone with the provider and send a code to confirm it.
 
     The phone is not the user's until the code comes back
     (:func:`confirm_phone`). ``purpose_challenge`` is a pending login (forced
     enrollment) to carry the enrollment; otherwise a new enrollment attempt is
-    created and its secret returned.
+    created and its secret returned, and an account that has 2FA on needs a
+    fresh ``step_up`` (:func:`require_step_up`).
     """
+    if purpose_challenge is None:
+        require_step_up(user, step_up)
     phone = parse_phone(raw_phone)
     provider = get_provider()
     if not provider.supports(channel) or channel not in (Method.SMS, Method.CALL):
@@ -983,8 +1006,12 @@ def _forget_at_provider(recipient: Recipient) -> None:
         get_provider().remove(recipient)
 
 
-def start_app_enrollment(user: Any) -> totp.Enrollment:
-    """A new authenticator-app secret to show once (QR code and key); not yet a factor."""
+def start_app_enrollment(user: Any, *, step_up: LoginChallenge | None = None) -> totp.Enrollment:
+    """A new authenticator-app secret to show once (QR code and key); not yet a factor.
+
+    An account that has 2FA on needs a fresh ``step_up`` (:func:`require_step_up`).
+    """
+    require_step_up(user, step_up)
     return totp.start_enrollment(user)
 
 
@@ -1028,9 +1055,21 @@ def set_default_method(user: Any, method: str) -> None:
 
 
 @hides_locals
-def regenerate_recovery_codes(user: Any, client: ClientInfo) -> list[str]:
-    """Void the old set and return a new one (show it once)."""
-    codes = recovery.replace_codes(user)
+def ensure_can_regenerate(user: Any) -> None:
+    """Recovery codes belong to an account with 2FA on: raise MethodNotAvailable otherwise."""
+    profile = TwoFactorProfile.objects.filter(user=user).first()
+    if profile is None or not profile.is_enabled:
+        raise MethodNotAvailable()
+
+
+def regenerate_recovery_codes(
+    user: Any, client: ClientInfo, *, step_up: LoginChallenge | None
+) -> list[str]:
+    """Void the old set and return a new one (show it once); uses up a fresh step-up."""
+    ensure_can_regenerate(user)
+    with transaction.atomic():
+        _use_up_step_up(user, step_up)
+        codes = recovery.replace_codes(user)
     record(EventType.RECOVERY_REGENERATED, user=user, client=client)
     return codes
 
@@ -1050,12 +1089,66 @@ def step_up(
     client: ClientInfo,
     challenge: LoginChallenge,
 ) -> None:
-    """Confirm a sensitive change with the password and a current second factor."""
+    """Check the password and a current second factor against a step-up ``challenge``.
+
+    A passed step-up is the proof that sensitive changes ask for: good for
+    :data:`STEP_UP_SECONDS`, used up by disabling or regenerating recovery codes.
+    """
     attempt = reserve_password_attempt(request_user.get_username(), client)
     check_password(request_user, password)
     attempt.release()
     pending = pending_for(challenge)
     verify_code(pending, method, code, client)
+    good_until = timezone.now() + dt.timedelta(seconds=STEP_UP_SECONDS)
+    LoginChallenge.objects.filter(pk=challenge.pk).update(expires_at=good_until)
+    challenge.expires_at = good_until
+
+
+def _passed_step_ups():
+    return LoginChallenge.objects.filter(
+        purpose=ChallengePurpose.STEP_UP,
+        status=ChallengeStatus.VERIFIED,
+        expires_at__gt=timezone.now(),
+    )
+
+
+def has_step_up(user: Any, proof: LoginChallenge | None) -> bool:
+    """Whether ``proof`` is a step-up ``user`` passed in the last minutes and has not used up."""
+    return proof is not None and _passed_step_ups().filter(pk=proof.pk, user_id=user.pk).exists()
+
+
+def require_step_up(user: Any, proof: LoginChallenge | None) -> None:
+    """Raise :class:`StepUpRequired` unless ``user`` has no second factor yet or ``proof`` holds.
+
+    Adding or replacing a factor on an account that has one binds a new
+    authenticator: whoever holds the session must prove both factors first.
+    """
+    profile = TwoFactorProfile.objects.filter(user=user).first()
+    if profile is not None and profile.is_enabled and not has_step_up(user, proof):
+        raise StepUpRequired()
+
+
+def _use_up_step_up(user: Any, proof: LoginChallenge | None) -> None:
+    """Spend ``proof`` (once, atomically with the caller's transaction), or refuse."""
+    if proof is None:
+        raise StepUpRequired()
+    used = _passed_step_ups().filter(pk=proof.pk, user_id=user.pk).update(expires_at=timezone.now())
+    if used != 1:
+        raise StepUpRequired()
+
+
+def ensure_can_turn_off(user: Any) -> None:
+    """Raise :class:`RequiredByPolicy` when the site's policy requires 2FA for ``user``."""
+    if policy_requires(user):
+        raise RequiredByPolicy()
+
+
+def turn_off(user: Any, client: ClientInfo, *, step_up: LoginChallenge | None) -> None:
+    """The user turns their own 2FA off: allowed by the policy, proven by a fresh step-up."""
+    ensure_can_turn_off(user)
+    with transaction.atomic():
+        _use_up_step_up(user, step_up)
+        disable(user, client, actor=user)
 
 
 def disable(user: Any, client: ClientInfo, *, actor: Any = None, reason: str = "") -> None:

@@ -39,13 +39,19 @@ from .exceptions import (
     http_status,
 )
 from .forms import CodeForm, ConfirmForm, PhoneForm, SendForm, StepUpForm
-from .models import AuditEvent, ChallengePurpose, Method, TrustedBrowser, TwoFactorProfile
+from .models import (
+    AuditEvent,
+    ChallengePurpose,
+    LoginChallenge,
+    Method,
+    TrustedBrowser,
+    TwoFactorProfile,
+)
 from .providers import PushStatus, get_provider
 
 ENROLL_SESSION_KEY = "_authy2fa_enroll"
-STEP_UP_SESSION_KEY = "_authy2fa_step_up"
-STEP_UP_UNTIL_KEY = "_authy2fa_step_up_until"
-STEP_UP_SECONDS = 300
+STEP_UP_SESSION_KEY = "_authy2fa_step_up"  # the step-up being answered
+STEP_UP_PROOF_KEY = "_authy2fa_step_up_proof"  # the step-up passed (see flows.step_up)
 
 # sensitive_variables(): error reports show no local of these views' frames or
 # of anything they call (codes, passwords, phone numbers, challenge secrets).
@@ -359,13 +365,19 @@ def _enrolling(request: HttpRequest) -> tuple[Any, flows.PendingLogin | None] | 
     return None
 
 
-def _has_fresh_step_up(request: HttpRequest) -> bool:
-    """A step-up by this very user in the last few minutes."""
-    held = request.session.get(STEP_UP_UNTIL_KEY)
-    if not isinstance(held, dict) or held.get("user") != str(request.user.pk):
-        return False
-    until = held.get("until")
-    return isinstance(until, (int, float)) and until > timezone.now().timestamp()
+def _step_up_proof(request: HttpRequest) -> LoginChallenge | None:
+    """The step-up this session passed, if it is still good; flows decide what it allows."""
+    held = request.session.get(STEP_UP_PROOF_KEY)
+    if not isinstance(held, dict) or not request.user.is_authenticated:
+        return None
+    challenge = flows.find_challenge(
+        held.get("id"), held.get("secret"), ChallengePurpose.STEP_UP, passed=True
+    )
+    return challenge if challenge is not None and challenge.user_id == request.user.pk else None
+
+
+def _to_step_up(next_url: str) -> HttpResponse:
+    return redirect(f"{reverse('authy2fa:step_up')}?next={next_url}")
 
 
 class _EnrollingView(View):
@@ -385,14 +397,16 @@ class _EnrollingView(View):
                 return redirect("authy2fa:verify")
             return _restart(request)
         self.user, self.pending = who
-        if self.requires_step_up and not _has_fresh_step_up(request):
-            profile = TwoFactorProfile.objects.filter(user=self.user).first()
-            if profile is not None and profile.is_enabled:
-                return redirect(f"{reverse('authy2fa:step_up')}?next={request.path}")
+        self.step_up = _step_up_proof(request)
+        if self.requires_step_up:
+            try:
+                flows.require_step_up(self.user, self.step_up)
+            except flows.StepUpRequired:
+                return _to_step_up(request.path)
         return super().dispatch(request, *args, **kwargs)
 
     def _finish(self, request: HttpRequest, codes: list[str] | None, message: str) -> HttpResponse:
-        request.session.pop(STEP_UP_UNTIL_KEY, None)
+        request.session.pop(STEP_UP_PROOF_KEY, None)
         if self.pending is not None:
             next_url = flows.complete_web_login(request, self.pending).redirect_url
         else:
@@ -424,7 +438,10 @@ class EnrollView(_EnrollingView):
                 form.cleaned_data["channel"],
                 ClientInfo.from_request(request),
                 purpose_challenge=self.pending.challenge if self.pending else None,
+                step_up=self.step_up,
             )
+        except flows.StepUpRequired:
+            return _to_step_up(request.path)
         except InvalidPhoneNumber as err:
             form.add_error("phone", err.message)
             return render(request, self.template_name, {"form": form}, status=400)
@@ -444,7 +461,9 @@ class EnrollAppView(_EnrollingView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
-            enrollment = flows.start_app_enrollment(self.user)
+            enrollment = flows.start_app_enrollment(self.user, step_up=self.step_up)
+        except flows.StepUpRequired:
+            return _to_step_up(request.path)
         except totp.AlreadyConfirmed:
             messages.info(request, _("Your authenticator app is already set up."))
             return redirect("authy2fa:manage")
@@ -565,14 +584,17 @@ class RegenerateRecoveryCodesView(View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        profile = TwoFactorProfile.objects.filter(user=request.user).first()
-        if profile is None or not profile.is_enabled:
+        client = ClientInfo.from_request(request)
+        try:
+            codes = flows.regenerate_recovery_codes(
+                request.user, client, step_up=_step_up_proof(request)
+            )
+        except flows.MethodNotAvailable:
             return redirect("authy2fa:manage")
-        if not _has_fresh_step_up(request):
+        except flows.StepUpRequired:
             # New codes void the old ones: prove the password and a factor first.
-            return redirect(f"{reverse('authy2fa:step_up')}?next={reverse('authy2fa:manage')}")
-        codes = flows.regenerate_recovery_codes(request.user, ClientInfo.from_request(request))
-        request.session.pop(STEP_UP_UNTIL_KEY, None)
+            return _to_step_up(reverse("authy2fa:manage"))
+        request.session.pop(STEP_UP_PROOF_KEY, None)
         return _show_recovery_codes(request, codes, reverse("authy2fa:manage"))
 
 
@@ -656,11 +678,8 @@ class StepUpView(View):
             return redirect("authy2fa:manage")
         except Authy2FAError as err:
             return _error_response(request, self.template_name, self._context(form), err)
-        request.session.pop(STEP_UP_SESSION_KEY, None)
-        request.session[STEP_UP_UNTIL_KEY] = {
-            "user": str(request.user.pk),
-            "until": timezone.now().timestamp() + STEP_UP_SECONDS,
-        }
+        # The answered step-up is now the proof the sensitive pages ask flows about.
+        request.session[STEP_UP_PROOF_KEY] = request.session.pop(STEP_UP_SESSION_KEY)
         return HttpResponseRedirect(self._next())
 
     def _send(self, request: HttpRequest) -> HttpResponse:
@@ -680,19 +699,25 @@ class DisableView(View):
     template_name = "django_authy2fa/disable.html"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if flows.policy_requires(request.user):
-            messages.error(request, _("Two-factor authentication is required for your account."))
+        try:
+            flows.ensure_can_turn_off(request.user)
+        except flows.RequiredByPolicy as err:
+            messages.error(request, err.message)
             return redirect("authy2fa:manage")
-        if not _has_fresh_step_up(request):
-            return redirect(f"{reverse('authy2fa:step_up')}?next={reverse('authy2fa:disable')}")
+        if not flows.has_step_up(request.user, _step_up_proof(request)):
+            return _to_step_up(reverse("authy2fa:disable"))
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return render(request, self.template_name)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        flows.disable(request.user, ClientInfo.from_request(request), actor=request.user)
-        request.session.pop(STEP_UP_UNTIL_KEY, None)
+        client = ClientInfo.from_request(request)
+        try:
+            flows.turn_off(request.user, client, step_up=_step_up_proof(request))
+        except flows.StepUpRequired:
+            return _to_step_up(reverse("authy2fa:disable"))
+        request.session.pop(STEP_UP_PROOF_KEY, None)
         flows.refresh_session_mark(request)
         messages.success(request, _("Two-factor authentication is off."))
         return redirect("authy2fa:manage")

@@ -27,6 +27,8 @@ ERROR_CODES: list[tuple[type[Authy2FAError], str]] = [
     (flows.MethodNotAvailable, "method_not_enrolled"),
     (UnsupportedChannel, "method_not_enrolled"),
     (flows.PasswordRequired, "invalid_credentials"),
+    (flows.StepUpRequired, "step_up_required"),
+    (flows.RequiredByPolicy, "required_by_policy"),
     (InvalidTokenFormat, "invalid_format"),
     (InvalidPhoneNumber, "invalid_phone"),
     (ProviderPhoneRejected, "invalid_phone"),
@@ -36,7 +38,12 @@ ERROR_CODES: list[tuple[type[Authy2FAError], str]] = [
     (ProviderError, "provider_unavailable"),
 ]
 
-STATUS_OVERRIDES = {"expired": 401, "invalid_phone": 400}
+STATUS_OVERRIDES = {
+    "expired": 401,
+    "invalid_phone": 400,
+    "step_up_required": 403,
+    "required_by_policy": 403,
+}
 
 
 def error_code(error: Authy2FAError) -> str:

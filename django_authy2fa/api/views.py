@@ -337,10 +337,7 @@ def _enrolling_user(request: Request, token: str | None):
             raise flows.LoginRestart()
         return pending.user, pending
     user, _auth = _authenticated(request)
-    profile = TwoFactorProfile.objects.filter(user=user).first()
-    if profile is not None and profile.is_enabled:
-        # Changing the phone goes through step-up: only an unenrolled user may enroll here.
-        raise PermissionDenied("Two-step verification is already on; use the step-up flow.")
+    # flows refuse a user who has 2FA on already (no step-up proof is sent here).
     return user, None
 
 
@@ -354,8 +351,11 @@ def _authenticated(request: Request) -> tuple[Any, Any]:
     raise PermissionDenied("Sign in first.")
 
 
-def _prove_step_up(request: Request, data: dict[str, Any]) -> ClientInfo:
-    """Password and a current second factor, against a step-up this user started."""
+def _prove_step_up(request: Request, data: dict[str, Any]) -> tuple[ClientInfo, Any]:
+    """Password and a current second factor, against a step-up this user started.
+
+    Returns the passed step-up: the proof the sensitive flow then uses up.
+    """
     pending = flows.find_api_pending(data["step_up"], ChallengePurpose.STEP_UP)
     if pending is None or pending.user.pk != request.user.pk:
         raise flows.LoginRestart()
@@ -363,7 +363,7 @@ def _prove_step_up(request: Request, data: dict[str, Any]) -> ClientInfo:
     flows.step_up(
         request.user, data["password"], data["method"], data["code"], client, pending.challenge
     )
-    return client
+    return client, pending.challenge
 
 
 class RecoveryCodesView(VerifiedView):
@@ -374,11 +374,10 @@ class RecoveryCodesView(VerifiedView):
     )
     def post(self, request: Request) -> Response:
         data = _valid(s.StepUpProofSerializer, request)
-        profile = TwoFactorProfile.objects.filter(user=request.user).first()
-        if profile is None or not profile.is_enabled:
-            raise flows.MethodNotAvailable()
-        client = _prove_step_up(request, data)
-        return Response({"recovery_codes": flows.regenerate_recovery_codes(request.user, client)})
+        flows.ensure_can_regenerate(request.user)  # before the proof spends a code
+        client, proof = _prove_step_up(request, data)
+        codes = flows.regenerate_recovery_codes(request.user, client, step_up=proof)
+        return Response({"recovery_codes": codes})
 
 
 class StepUpView(VerifiedView):
@@ -402,10 +401,9 @@ class DisableView(VerifiedView):
     @extend_schema(request=s.StepUpProofSerializer, responses={204: None, **ERRORS})
     def post(self, request: Request) -> Response:
         data = _valid(s.StepUpProofSerializer, request)
-        if flows.policy_requires(request.user):
-            raise PermissionDenied("Two-step verification is required for this account.")
-        client = _prove_step_up(request, data)
-        flows.disable(request.user, client, actor=request.user)
+        flows.ensure_can_turn_off(request.user)  # before the proof spends a code
+        client, proof = _prove_step_up(request, data)
+        flows.turn_off(request.user, client, step_up=proof)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
