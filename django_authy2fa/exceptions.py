@@ -12,8 +12,18 @@ already catch (``ValueError`` for bad input).
 
 from __future__ import annotations
 
-from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
+from django.conf import settings
+from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
+from django.utils.translation import gettext
+
+
+def _(message: str) -> str:
+    """Marks ``message`` for translation (makemessages); :func:`translated` translates it.
+
+    Not Django's ``gettext_noop``: that one needs configured settings, and the
+    HTTP clients (and so this module) can be used without them.
+    """
+    return message
 
 
 class Authy2FAError(Exception):
@@ -22,11 +32,25 @@ class Authy2FAError(Exception):
     default_message = _("Two-factor authentication failed.")
 
     def __init__(self, message: str | None = None) -> None:
-        # Messages are marked for translation (lazily, as class attributes); str()
-        # renders them in the language active where the error is raised: the
-        # request's, when a page or the API raises it.
-        self.message = str(message or self.default_message)
+        self.message = translated(message or self.default_message)
         super().__init__(self.message)
+
+
+def translated(message: str) -> str:
+    """``message`` in the language active where an error is raised (the request's).
+
+    Messages are only marked (``_``, ``gettext_noop``) where they are written, and
+    translated here; a text that is not in the catalogs (a provider's own
+    wording) comes back unchanged. The HTTP clients can be used without Django
+    settings: the message then stays as written.
+    """
+    text = str(message)
+    if not settings.configured:
+        return text
+    try:
+        return gettext(text)
+    except AppRegistryNotReady:  # raised while the apps are still loading
+        return text
 
 
 # --- Input that never reaches a provider -------------------------------------------

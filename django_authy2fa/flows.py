@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
 from . import recovery, signals, state, throttling, totp
 from .audit import ClientInfo, record
@@ -68,7 +68,7 @@ _CODE_PATTERN = re.compile(r"[0-9]{6,10}", re.ASCII)
 class InvalidCode(Authy2FAError):
     """The code was wrong. ``attempts_left`` is for this login attempt."""
 
-    default_message = gettext_lazy("That code is not right. Check it and try again.")
+    default_message = gettext_noop("That code is not right. Check it and try again.")
 
     def __init__(self, message: str | None = None, attempts_left: int | None = None) -> None:
         self.attempts_left = attempts_left
@@ -78,15 +78,15 @@ class InvalidCode(Authy2FAError):
 class LoginRestart(Authy2FAError):
     """The login attempt is over (too many wrong codes, expired, voided): start again."""
 
-    default_message = gettext_lazy("Please sign in again.")
+    default_message = gettext_noop("Please sign in again.")
 
 
 class MethodNotAvailable(Authy2FAError):
-    default_message = gettext_lazy("This method is not set up for your account.")
+    default_message = gettext_noop("This method is not set up for your account.")
 
 
 class PasswordRequired(Authy2FAError):
-    default_message = gettext_lazy("Enter your current password.")
+    default_message = gettext_noop("Enter your current password.")
 
 
 # -- what the holder of a login attempt sees ----------------------------------------------

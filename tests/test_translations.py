@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import ast
 import gettext
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.utils import translation
 
 import django_authy2fa
+from django_authy2fa.exceptions import InvalidPhoneNumber
 from django_authy2fa.providers import locmem
 
 from .helpers import VERIFY_URL, Browser, make_user, wrong
@@ -68,6 +72,38 @@ def test_the_language_follows_the_browser_with_locale_middleware(settings):
     english = Browser(HTTP_ACCEPT_LANGUAGE="en")
     english.password_step()
     assert "Text me a code" in english.get(VERIFY_URL).content.decode()
+
+
+def test_error_messages_are_translated_when_raised():
+    with translation.override("de"):
+        german = InvalidPhoneNumber().message
+        provider_wording = InvalidPhoneNumber("Twilio Verify rejected the phone number.").message
+    assert german == "Geben Sie eine gültige Mobilnummer mit Ländervorwahl ein."
+    assert provider_wording == "Twilio Verify rejected the phone number."
+    assert InvalidPhoneNumber().message.startswith("Enter a valid mobile phone number")
+
+
+def test_errors_need_no_django_settings():
+    """The HTTP clients work without Django settings; so must their errors."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    script = (
+        "from django_authy2fa.exceptions import InvalidPhoneNumber, ProviderUnavailable\n"
+        "print(InvalidPhoneNumber().message)\n"
+        "print(ProviderUnavailable(provider='authy', status_code=503))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "Enter a valid mobile phone number, including the country code.",
+        "The verification service is unavailable. Please try again shortly. (authy, HTTP 503)",
+    ]
 
 
 # -- the catalog --------------------------------------------------------------------------
