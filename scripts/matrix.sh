@@ -109,12 +109,20 @@ run_leg() {
   "$venv/bin/python" -c 'import sys, django; print("Python", sys.version.split()[0], "- Django", django.get_version())' \
     || return 1
 
-  log "$leg: pytest ${PYTEST_ARGS[*]}"
+  log "$leg: migrations match the models, pytest ${PYTEST_ARGS[*]}"
   status=0
+  # A newer Django can see changes in models that an older one does not.
+  local out
+  if ! out=$(env -u DATABASE_URL -u CACHE_URL DJANGO_SETTINGS_MODULE=tests.settings \
+    "$venv/bin/python" -m django makemigrations --check --dry-run django_authy2fa 2>&1); then
+    printf '%s\n' "$out" "$leg: the migrations do not match the models" >&2
+    status=1
+  fi
   if [ "$OWN_DB" = 1 ]; then
-    "$venv/bin/python" -m pytest -q -rs "${PYTEST_ARGS[@]}" || status=$?
+    "$venv/bin/python" -m pytest -q -rs "${PYTEST_ARGS[@]}" || status=$((status | $?))
   else
-    env -u DATABASE_URL -u CACHE_URL "$venv/bin/python" -m pytest -q -rs "${PYTEST_ARGS[@]}" || status=$?
+    env -u DATABASE_URL -u CACHE_URL "$venv/bin/python" -m pytest -q -rs "${PYTEST_ARGS[@]}" \
+      || status=$((status | $?))
   fi
   RESULTS+=("$(printf '%-18s %-8s %4ss' "$leg" "$([ $status = 0 ] && echo passed || echo "FAILED($status)")" $(($(date +%s) - started)))")
   return $status
