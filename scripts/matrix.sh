@@ -10,8 +10,9 @@
 #   py311-dj52        Python 3.11, Django 5.2 LTS, with DRF     core suite
 #   py311-dj52-nodrf  Python 3.11, Django 5.2, no DRF at all    core suite, API tests left out
 #   py312-dj6         Python 3.12, latest Django 6.x, with DRF  the whole suite
-# Run only by name (the oldest and newest Python the package declares):
-#   py310-dj42, py313-dj52                                      core suite
+# Run only by name (the oldest and newest Python the package declares, and the
+# first Django 6 release):
+#   py310-dj42, py313-dj52, py312-dj60                          core suite
 #
 # The core suite leaves out the slow reliability suites (tests/hostile,
 # tests/faults, tests/concurrency, tests/deploy), the browser test and the
@@ -76,6 +77,9 @@ configure_leg() {
       PYTEST_ARGS=("${CORE_ARGS[@]}") ;;
     py313-dj52)
       PY_VERSION=3.13 DJANGO_SPEC="Django>=5.2,<5.3" EXTRAS="test,drf,docs-ui"
+      PYTEST_ARGS=("${CORE_ARGS[@]}") ;;
+    py312-dj60)
+      PY_VERSION=3.12 DJANGO_SPEC="Django>=6.0,<6.1" EXTRAS="test,drf,docs-ui"
       PYTEST_ARGS=("${CORE_ARGS[@]}") ;;
     py312-dj6)
       PY_VERSION=3.12 DJANGO_SPEC="Django>=6.0,<7" EXTRAS="dev"
