@@ -6,12 +6,15 @@ STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint format check-migrations reliability clean help
+.PHONY: demo test lint format check-migrations reliability dist matrix messages clean help
 
 help:
 	@echo "make demo   - run the example site on http://$(HOST):$(PORT) (SQLite, console provider)"
 	@echo "make test   - lint and run the whole test suite"
 	@echo "make reliability - fault, race, hostile-input and secrets suites; writes docs/reliability.md"
+	@echo "make dist   - build the wheel and sdist, install each in a fresh virtualenv and check it"
+	@echo "make matrix - the test suite on Django 4.2, 5.2 and 6.x, with and without DRF"
+	@echo "make messages - refresh and compile the translation catalogs (LANGUAGE=xx for one)"
 	@echo "make format - format the code with ruff"
 	@echo "make clean  - remove the virtualenv, the demo database and build files"
 
@@ -55,9 +58,25 @@ reliability: $(STAMP)
 	AUTHY2FA_RELIABILITY_REPORT=docs/reliability.md AUTHY2FA_RELIABILITY_ROWS=$(RELIABILITY_ROWS) \
 	$(BIN)/python -m pytest tests/concurrency
 
+# Build both artefacts into a temporary directory and check them installed
+# (DIST_DIR=dist keeps them).
+dist:
+	PYTHON=$(PYTHON) scripts/check_dist.sh
+
+# One fresh virtualenv per leg under .matrix/; LEGS="py311-dj42 ..." for some.
+matrix:
+	scripts/matrix.sh $(LEGS)
+
+# Needs GNU gettext. Commit the .po and the .mo files.
+LANGUAGE ?=
+messages: $(STAMP)
+	cd django_authy2fa && $(abspath $(BIN))/django-admin makemessages \
+		$(if $(LANGUAGE),--locale $(LANGUAGE),--all) --no-obsolete --add-location file
+	cd django_authy2fa && $(abspath $(BIN))/django-admin compilemessages
+
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info db.sqlite3 staticfiles
+	rm -rf $(VENV) .matrix build dist *.egg-info db.sqlite3 staticfiles

@@ -12,17 +12,45 @@ already catch (``ValueError`` for bad input).
 
 from __future__ import annotations
 
-from django.core.exceptions import ImproperlyConfigured
+from django.conf import settings
+from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
+from django.utils.translation import gettext
+
+
+def _(message: str) -> str:
+    """Marks ``message`` for translation (makemessages); :func:`translated` translates it.
+
+    Not Django's ``gettext_noop``: that one needs configured settings, and the
+    HTTP clients (and so this module) can be used without them.
+    """
+    return message
 
 
 class Authy2FAError(Exception):
     """Root of every runtime error raised by the app."""
 
-    default_message = "Two-factor authentication failed."
+    default_message = _("Two-factor authentication failed.")
 
     def __init__(self, message: str | None = None) -> None:
-        self.message = message or self.default_message
+        self.message = translated(message or self.default_message)
         super().__init__(self.message)
+
+
+def translated(message: str) -> str:
+    """``message`` in the language active where an error is raised (the request's).
+
+    Messages are only marked (``_``, ``gettext_noop``) where they are written, and
+    translated here; a text that is not in the catalogs (a provider's own
+    wording) comes back unchanged. The HTTP clients can be used without Django
+    settings: the message then stays as written.
+    """
+    text = str(message)
+    if not settings.configured:
+        return text
+    try:
+        return gettext(text)
+    except AppRegistryNotReady:  # raised while the apps are still loading
+        return text
 
 
 # --- Input that never reaches a provider -------------------------------------------
@@ -33,27 +61,27 @@ class InvalidInput(Authy2FAError, ValueError):
 
 
 class InvalidPhoneNumber(InvalidInput):
-    default_message = "Enter a valid mobile phone number, including the country code."
+    default_message = _("Enter a valid mobile phone number, including the country code.")
 
 
 class InvalidTokenFormat(InvalidInput):
-    default_message = "Enter the code as digits only."
+    default_message = _("Enter the code as digits only.")
 
 
 class InvalidIdentifier(InvalidInput):
     """A provider identifier (Authy ID, approval UUID, ...) is malformed."""
 
-    default_message = "The identifier is not valid."
+    default_message = _("The identifier is not valid.")
 
 
 class UnsupportedChannel(InvalidInput):
-    default_message = "This delivery channel is not supported by the configured provider."
+    default_message = _("This delivery channel is not supported by the configured provider.")
 
 
 class CodeExpired(Authy2FAError):
     """The code (or the attempt it belonged to) is no longer valid."""
 
-    default_message = "This code has expired. Request a new one."
+    default_message = _("This code has expired. Request a new one.")
 
 
 # --- Our own throttles -------------------------------------------------------------
@@ -62,7 +90,7 @@ class CodeExpired(Authy2FAError):
 class Throttled(Authy2FAError):
     """Too many attempts or sends; ``retry_after`` is in seconds when known."""
 
-    default_message = "Too many attempts. Please wait before trying again."
+    default_message = _("Too many attempts. Please wait before trying again.")
 
     def __init__(self, message: str | None = None, retry_after: int | None = None) -> None:
         self.retry_after = retry_after
@@ -80,7 +108,7 @@ class ProviderError(Authy2FAError):
     as Authy sends it) and the provider's message.
     """
 
-    default_message = "The verification service returned an error."
+    default_message = _("The verification service returned an error.")
 
     def __init__(
         self,
@@ -120,13 +148,13 @@ class ProviderUnavailable(ProviderError):
     it as a wrong code nor let the login through.
     """
 
-    default_message = "The verification service is unavailable. Please try again shortly."
+    default_message = _("The verification service is unavailable. Please try again shortly.")
 
 
 class CacheUnavailable(ProviderUnavailable):
     """The shared cache cannot be updated, so a 2FA change is refused (it would go unseen)."""
 
-    default_message = (
+    default_message = _(
         "Two-step verification settings cannot be changed right now. Please try again shortly."
     )
 
@@ -134,7 +162,7 @@ class CacheUnavailable(ProviderUnavailable):
 class ProviderThrottled(ProviderError, Throttled):
     """The provider refused because of its own rate limit (HTTP 429)."""
 
-    default_message = "The verification service is busy. Please wait before trying again."
+    default_message = _("The verification service is busy. Please wait before trying again.")
 
     def __init__(
         self, message: str | None = None, *, retry_after: int | None = None, **kwargs
@@ -147,37 +175,37 @@ class ProviderThrottled(ProviderError, Throttled):
 class ProviderRejected(ProviderError):
     """The provider answered and refused the request (a 4xx with an error code)."""
 
-    default_message = "The verification service rejected the request."
+    default_message = _("The verification service rejected the request.")
 
 
 class ProviderAuthenticationFailed(ProviderRejected):
     """The site's credentials (API key, auth token) were refused: an operator problem."""
 
-    default_message = "The verification service refused the site's credentials."
+    default_message = _("The verification service refused the site's credentials.")
 
 
 class ProviderUserNotFound(ProviderRejected):
     """The provider does not know the user (e.g. an Authy ID that was removed)."""
 
-    default_message = "The verification service does not know this user."
+    default_message = _("The verification service does not know this user.")
 
 
 class ProviderPhoneRejected(ProviderRejected):
     """The provider refused the phone number (invalid, landline, banned country...)."""
 
-    default_message = "The verification service cannot use this phone number."
+    default_message = _("The verification service cannot use this phone number.")
 
 
 class ProviderDeliveryFailed(ProviderRejected):
     """The code could not be delivered (SMS/call disabled, quota reached, not sent)."""
 
-    default_message = "The code could not be sent. Please use another method."
+    default_message = _("The code could not be sent. Please use another method.")
 
 
 class ApprovalRequestNotFound(ProviderRejected):
     """A push approval request is unknown to the provider."""
 
-    default_message = "The approval request was not found."
+    default_message = _("The approval request was not found.")
 
 
 # --- Callbacks -----------------------------------------------------------------------
@@ -186,7 +214,7 @@ class ApprovalRequestNotFound(ProviderRejected):
 class InvalidCallbackSignature(Authy2FAError):
     """A provider callback failed signature validation."""
 
-    default_message = "The callback signature is not valid."
+    default_message = _("The callback signature is not valid.")
 
 
 def http_status(error: Authy2FAError) -> int:

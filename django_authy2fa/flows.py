@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from . import recovery, signals, state, throttling, totp
@@ -77,7 +78,7 @@ hides_locals = sensitive_variables()
 class InvalidCode(Authy2FAError):
     """The code was wrong. ``attempts_left`` is for this login attempt."""
 
-    default_message = "That code is not right. Check it and try again."
+    default_message = gettext_noop("That code is not right. Check it and try again.")
 
     def __init__(self, message: str | None = None, attempts_left: int | None = None) -> None:
         self.attempts_left = attempts_left
@@ -87,27 +88,29 @@ class InvalidCode(Authy2FAError):
 class LoginRestart(Authy2FAError):
     """The login attempt is over (too many wrong codes, expired, voided): start again."""
 
-    default_message = "Please sign in again."
+    default_message = gettext_noop("Please sign in again.")
 
 
 class MethodNotAvailable(Authy2FAError):
-    default_message = "This method is not set up for your account."
+    default_message = gettext_noop("This method is not set up for your account.")
 
 
 class PasswordRequired(Authy2FAError):
-    default_message = "Enter your current password."
+    default_message = gettext_noop("Enter your current password.")
 
 
 class StepUpRequired(Authy2FAError):
     """A sensitive change needs a fresh step-up: the password and a current second factor."""
 
-    default_message = "Confirm it is you first: your password and a current second factor."
+    default_message = gettext_noop(
+        "Confirm it is you first: your password and a current second factor."
+    )
 
 
 class RequiredByPolicy(Authy2FAError):
     """The site's policy (``REQUIRED_FOR``) does not let this user turn 2FA off."""
 
-    default_message = "Two-factor authentication is required for your account."
+    default_message = gettext_noop("Two-factor authentication is required for your account.")
 
 
 # -- what the holder of a login attempt sees ----------------------------------------------

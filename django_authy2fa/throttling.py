@@ -28,6 +28,7 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_noop
 
 from .conf import app_settings
 from .exceptions import Throttled
@@ -73,12 +74,14 @@ class Reservation:
 class AccountLocked(Throttled):
     """The user's second step is locked after too many wrong codes."""
 
-    default_message = "Too many wrong codes. This account's second step is locked for now."
+    default_message = gettext_noop(
+        "Too many wrong codes. This account's second step is locked for now."
+    )
 
     def __init__(self, message: str | None = None, retry_after: int | None = None, *, hard: bool):
         self.hard = hard
         if hard and message is None:
-            message = (
+            message = gettext_noop(
                 "Too many wrong codes. Use a recovery code, or ask an administrator to unlock "
                 "your account."
             )

@@ -33,6 +33,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from .conf import app_settings
 from .crypto import DecryptionFailed, decrypt, encrypt
@@ -70,7 +71,7 @@ class TOTPError(Authy2FAError):
 class AlreadyConfirmed(TOTPError):
     """The user already has a confirmed authenticator app; remove it first (with a step-up)."""
 
-    default_message = (
+    default_message = gettext_noop(
         "An authenticator app is already set up. Remove it first, then set up the new one."
     )
 
@@ -78,7 +79,7 @@ class AlreadyConfirmed(TOTPError):
 class NoEnrollment(TOTPError):
     """There is no unconfirmed authenticator app to confirm."""
 
-    default_message = "Start setting up the authenticator app again."
+    default_message = gettext_noop("Start setting up the authenticator app again.")
 
 
 @dataclass(frozen=True)

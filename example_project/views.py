@@ -169,6 +169,10 @@ def _invalid_registration(request: HttpRequest, form: RegisterForm) -> HttpRespo
     first = next((name for name in form.fields if name in form.errors), None)
     if first is not None:
         form.fields[first].widget.attrs["autofocus"] = True
+    # Django 5.0+ marks fields with errors itself; 4.2 does not.
+    for name in form.errors:
+        if name in form.fields:
+            form.fields[name].widget.attrs["aria-invalid"] = "true"
     return _render_demo(request, 400, register_form=form, enrollment=None)
 
 

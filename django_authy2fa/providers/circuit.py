@@ -42,6 +42,7 @@ from typing import Any, ClassVar
 
 from django.core.cache import cache
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from ..conf import app_settings
 from ..exceptions import ProviderError, ProviderUnavailable
@@ -78,7 +79,7 @@ class CircuitOpen(ProviderUnavailable):
     ``retry_after`` is the number of seconds until the next trial call.
     """
 
-    default_message = (
+    default_message = gettext_noop(
         "The verification service is temporarily unavailable; "
         "use your authenticator app or a recovery code."
     )
