@@ -36,6 +36,7 @@ from . import flows, state
 from .backends import VERIFIED_ATTRIBUTE
 
 _LOGIN_SEEN = "_authy2fa_login_seen"
+_USER_STATE = "_authy2fa_user_state"
 
 
 @receiver(user_logged_in, dispatch_uid="django_authy2fa.middleware.login_seen")
@@ -133,7 +134,7 @@ class TwoFactorMiddleware:
         verified_version = getattr(user, VERIFIED_ATTRIBUTE, None)
         if verified_version is not None:  # both factors passed in TwoFactorBackend
             state.mark_session(request.session, user, version=verified_version, verified=True)
-        if not _session_may_keep(request, user):
+        if not _session_may_keep(request, user, fresh=True):
             next_url = request.POST.get("next") or request.GET.get("next") or ""
             flows.demote_session(
                 request, user, request.session.get(BACKEND_SESSION_KEY, ""), next_url
@@ -150,8 +151,23 @@ def _needs_eager_check(request: HttpRequest) -> bool:
     user_pk = request.session.get(SESSION_KEY)
     if user_pk is None:
         return False
-    user_state = state.load_user_state(user_pk)
+    user_state = _user_state(request, user_pk)
     return user_state.enabled and not _verified_now(request.session, user_pk, user_state)
+
+
+def _user_state(request: HttpRequest, user_pk: Any, *, fresh: bool = False) -> state.UserState:
+    """The user's 2FA state, read once per request: one cache read on the hot path.
+
+    A change made by another request during this one counts from the next
+    request on, as if it had landed a moment later. ``fresh`` reads again,
+    for the decision after a view called ``login()``.
+    """
+    memo = getattr(request, _USER_STATE, None)
+    if not fresh and memo is not None and memo[0] == str(user_pk):
+        return memo[1]
+    user_state = state.load_user_state(user_pk)
+    setattr(request, _USER_STATE, (str(user_pk), user_state))
+    return user_state
 
 
 def _async_user(request: HttpRequest, original_auser: Callable[[], Awaitable[Any]]):
@@ -172,11 +188,17 @@ def _resolve(request: HttpRequest, user: Any) -> Any:
     return AnonymousUser()
 
 
-def _session_may_keep(request: HttpRequest, user: Any) -> bool:
+def _session_may_keep(request: HttpRequest, user: Any, *, fresh: bool = False) -> bool:
     """True when this session passed the second step at the current version, or needs none."""
-    user_state = state.load_user_state(user.pk)
+    user_state = _user_state(request, user.pk, fresh=fresh)
     if _verified_now(request.session, user.pk, user_state):
         return True
+    if not fresh and user_state.enabled:
+        # Not verified at the version read when the request began: this request
+        # may have changed it (and marked the session anew), so look again.
+        user_state = _user_state(request, user.pk, fresh=True)
+        if _verified_now(request.session, user.pk, user_state):
+            return True
     return not flows.needs_second_step(user, user_state)
 
 

@@ -70,6 +70,23 @@ def test_cold_cache_reads_the_database_once_then_not_again():
     assert len(cold) == warm + 1
 
 
+@pytest.mark.parametrize("enabled", [True, False], ids=["2fa-on", "2fa-off"])
+def test_a_signed_in_request_reads_the_2fa_state_from_the_cache_once(enabled, monkeypatch):
+    """With a shared cache every read is a network round trip: one per request, not two."""
+    make_user("alice", enabled=enabled)
+    browser = Browser()
+    if enabled:
+        browser.full_login()
+    else:
+        browser.password_step("alice")
+    browser.get("/protected/")
+    reads = []
+    load = state.load_user_state
+    monkeypatch.setattr(state, "load_user_state", lambda pk: reads.append(pk) or load(pk))
+    assert browser.get("/protected/").status_code == 200
+    assert len(reads) == 1
+
+
 def test_force_login_of_a_2fa_user_is_demoted():
     alice = make_user("alice")
     client = Client()
