@@ -415,6 +415,25 @@ def test_proxy_variables_are_honoured(monkeypatch, stub_server, sensitive):
         verify.start_verification(PHONE_E164)
 
 
+@pytest.mark.parametrize(
+    ("no_proxy", "expected"),
+    [("", {"https": "http://proxy.internal:3128"}), ("api.authy.com", {})],
+    ids=["proxied", "NO_PROXY"],
+)
+def test_the_environment_is_read_once_when_the_client_is_made(monkeypatch, no_proxy, expected):
+    for name in ("http_proxy", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/company-ca.pem")
+    with AuthyClient("k" * 32) as client:
+        session = client._session
+        assert {k: v for k, v in session.proxies.items() if k == "https"} == expected
+        assert session.verify == "/etc/ssl/certs/company-ca.pem"
+        # Not rescanned per request: neither the environment nor ~/.netrc.
+        assert session.trust_env is False
+
+
 # --- Shared helpers -------------------------------------------------------------------------
 
 
