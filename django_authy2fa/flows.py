@@ -24,7 +24,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, login, user_login_failed
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -51,6 +51,7 @@ from .models import (
     EventType,
     LoginChallenge,
     Method,
+    TOTPDevice,
     TrustedBrowser,
     TwoFactorProfile,
     next_version,
@@ -164,11 +165,35 @@ def available_methods(user: Any, profile: TwoFactorProfile | None) -> list[str]:
 
 
 def _offers(method: str, user: Any, profile: TwoFactorProfile, provider) -> bool:
+    # A profile from _profile_with_factors() already knows; any other one asks.
     if method == Method.RECOVERY:
-        return recovery.remaining(user) > 0
-    if method == Method.TOTP and totp.has_confirmed_device(user):
-        return True
+        known = getattr(profile, "has_recovery_codes", None)
+        return known if known is not None else recovery.remaining(user) > 0
+    if method == Method.TOTP:
+        known = getattr(profile, "has_app", None)
+        if known if known is not None else totp.has_confirmed_device(user):
+            return True
     return provider is not None and _provider_offers(provider, method, profile)
+
+
+def _profile_with_factors(user: Any) -> TwoFactorProfile | None:
+    """The user's profile, with whether an app and unused recovery codes exist: one query.
+
+    Every page of a pending login needs the methods on offer; this is what
+    they cost.
+    """
+    return (
+        TwoFactorProfile.objects.filter(user=user)
+        .annotate(
+            has_app=Exists(
+                TOTPDevice.objects.filter(user=OuterRef("user"), confirmed_at__isnull=False)
+            ),
+            has_recovery_codes=Exists(
+                recovery.RecoveryCode.objects.filter(user=OuterRef("user"), used_at__isnull=True)
+            ),
+        )
+        .first()
+    )
 
 
 def _provider_or_none():
@@ -252,7 +277,7 @@ def find_challenge(
 
 
 def pending_for(challenge: LoginChallenge) -> PendingLogin:
-    profile = TwoFactorProfile.objects.filter(user=challenge.user).first()
+    profile = _profile_with_factors(challenge.user)
     return PendingLogin(
         challenge=challenge,
         user=challenge.user,
