@@ -22,9 +22,10 @@ import ipaddress
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import DatabaseError, transaction
-from django.db.models import F
+from django.db.models import Case, DateTimeField, F, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -62,12 +63,19 @@ class Reservation:
 
     def release(self) -> None:
         for slot in self.slots:
-            rows = ThrottleWindow.objects.filter(
-                scope=slot.rule.scope, key=slot.key, window_start=slot.window_start, count__gt=0
-            )
-            rows.update(count=F("count") - 1)
+            changes: dict[str, Any] = {"count": F("count") - 1}
             if slot.rule.block:
-                rows.filter(count__lt=slot.rule.limit).update(blocked_until=None)
+                # The block this count set goes with it: once back under the limit,
+                # the key is free. One statement (see _take for the order).
+                unblock = Case(
+                    When(count__lte=slot.rule.limit, then=Value(None)),
+                    default=F("blocked_until"),
+                    output_field=DateTimeField(),
+                )
+                changes = {"blocked_until": unblock, **changes}
+            ThrottleWindow.objects.filter(
+                scope=slot.rule.scope, key=slot.key, window_start=slot.window_start, count__gt=0
+            ).update(**changes)
         self.slots.clear()
 
 
@@ -160,16 +168,27 @@ def _take(slot: _Slot, now: dt.datetime) -> None:
         )
         if blocked:
             raise Throttled(retry_after=_seconds_until(blocked, now))
-    row = ThrottleWindow.objects.filter(
-        scope=rule.scope, key=slot.key, window_start=slot.window_start
-    )
-    if not row.filter(count__lt=rule.limit).update(count=F("count") + 1):
+    changes: dict[str, Any] = {"count": F("count") + 1}
+    if rule.block:
+        # The event that reaches the limit also starts the block, in the same
+        # statement. blocked_until comes first and tests the old count:
+        # PostgreSQL evaluates every SET expression on the old row, MySQL and
+        # MariaDB from left to right.
+        block = Case(
+            When(
+                count__gte=rule.limit - 1,
+                then=Value(now + dt.timedelta(seconds=rule.block)),
+            ),
+            default=F("blocked_until"),
+            output_field=DateTimeField(),
+        )
+        changes = {"blocked_until": block, **changes}
+    counted = ThrottleWindow.objects.filter(
+        scope=rule.scope, key=slot.key, window_start=slot.window_start, count__lt=rule.limit
+    ).update(**changes)
+    if not counted:
         window_end = slot.window_start + dt.timedelta(seconds=rule.window)
         raise Throttled(retry_after=_seconds_until(window_end, now))
-    if rule.block:
-        row.filter(count__gte=rule.limit).update(
-            blocked_until=now + dt.timedelta(seconds=rule.block)
-        )
 
 
 def purge_expired(now: dt.datetime | None = None, keep_seconds: int = 2 * 86400) -> int:

@@ -191,7 +191,11 @@ def qr_svg(uri: str) -> str:
 
 
 def get_device(user) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user).first()
+    """The user's app, if any: one per user (a unique key), so no ORDER BY is needed."""
+    try:
+        return TOTPDevice.objects.get(user=user)
+    except TOTPDevice.DoesNotExist:
+        return None
 
 
 def has_confirmed_device(user) -> bool:
@@ -329,7 +333,7 @@ def verify(user, code: object, *, now: dt.datetime | float | None = None) -> boo
     already used (or older than one used), or when the user has no confirmed
     app. ``now`` is for tests only: in production time is the server's.
     """
-    device = TOTPDevice.objects.filter(user=user).first()
+    device = get_device(user)
     if device is None or device.confirmed_at is None:
         _check_format(code, DIGITS if device is None else device.digits)
         return False
@@ -343,7 +347,7 @@ def confirm(user, code: object, *, now: dt.datetime | float | None = None) -> bo
     :class:`NoEnrollment` when there is nothing to confirm,
     :class:`AlreadyConfirmed` when the app is already confirmed.
     """
-    device = TOTPDevice.objects.filter(user=user).first()
+    device = get_device(user)
     if device is None:
         _check_format(code, DIGITS)
         raise NoEnrollment()
