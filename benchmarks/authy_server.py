@@ -32,7 +32,7 @@ class Handler(BaseHTTPRequestHandler):
     # reused connection. Real API front ends do not stall like that.
     disable_nagle_algorithm = True
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+    def do_GET(self) -> None:
         found = _VERIFY.fullmatch(self.path) and self.headers.get("X-Authy-API-Key")
         body = SUCCESS if found else b'{"message":"not found","success":false}'
         self.send_response(200 if found else 404)
@@ -41,7 +41,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

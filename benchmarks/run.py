@@ -49,27 +49,31 @@ LABELS = {
 
 @dataclass(frozen=True)
 class Plan:
-    """How much of everything to run."""
+    """How much of everything to run.
+
+    Many short rounds rather than a few long ones: on a shared machine a burst
+    of someone else's work then spoils one round's ratio, not the median.
+    """
 
     small_users: int = 1_000
     large_users: int = 1_000_000
-    hot_rounds: int = 7
-    hot_requests: int = 1_000
+    hot_rounds: int = 25
+    hot_requests: int = 200
     query_samples: int = 20
-    server_rounds: int = 3
-    server_seconds: int = 5
-    login_rounds: int = 9
-    fast_login_rounds: int = 9
+    server_rounds: int = 8
+    server_seconds: int = 2
+    login_rounds: int = 15
+    fast_login_rounds: int = 15
     check_iterations: int = 300
-    authy_rounds: int = 5
+    authy_rounds: int = 7
     authy_calls: int = 1_000
-    large_hot_rounds: int = 5
-    large_login_rounds: int = 7
+    large_hot_rounds: int = 15
+    large_login_rounds: int = 11
 
 
 QUICK = Plan(
-    small_users=120,
-    large_users=240,
+    small_users=200,
+    large_users=400,
     hot_rounds=1,
     hot_requests=20,
     query_samples=2,
@@ -96,7 +100,11 @@ class Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.worker"],
             cwd=ROOT,
-            env={**env, "BENCH_CONFIG": config, "DJANGO_SETTINGS_MODULE": f"benchmarks.settings_{config}"},
+            env={
+                **env,
+                "BENCH_CONFIG": config,
+                "DJANGO_SETTINGS_MODULE": f"benchmarks.settings_{config}",
+            },
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -135,7 +143,7 @@ class Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/protected/"
         gunicorn = Path(sys.executable).with_name("gunicorn")
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments, the venv's gunicorn
             [
                 str(gunicorn),
                 "benchmarks.wsgi:application",
@@ -147,13 +155,18 @@ class Server:
                 "warning",
             ],
             cwd=ROOT,
-            env={**env, "BENCH_CONFIG": config, "DJANGO_SETTINGS_MODULE": f"benchmarks.settings_{config}"},
+            env={
+                **env,
+                "BENCH_CONFIG": config,
+                "DJANGO_SETTINGS_MODULE": f"benchmarks.settings_{config}",
+            },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
 
     def status(self, cookie: str) -> int:
-        request = urllib.request.Request(self.url, headers={"Cookie": f"sessionid={cookie}"})  # noqa: S310 - loopback URL built here
+        # A loopback http URL built above, never user input.
+        request = urllib.request.Request(self.url, headers={"Cookie": f"sessionid={cookie}"})  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
                 return response.status
@@ -168,6 +181,19 @@ class Server:
                     return
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn ({self.config}) did not serve the protected page")
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by gunicorn's master and workers (Linux /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                # Fields after the command name, which may contain spaces.
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                pid, ppid = int(stat.parent.name), int(fields[1])
+                if self.process.pid in (pid, ppid):
+                    total += int(fields[11]) + int(fields[12])  # utime + stime
+        return total / ticks
 
     def stop(self) -> None:
         self.process.terminate()
@@ -188,7 +214,12 @@ def _free_port() -> int:
 
 def summary(values: list[float]) -> dict[str, float]:
     """Median and spread of a series."""
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "n": len(values),
+    }
 
 
 def rotated(items: list[str], by: int) -> list[str]:
@@ -207,7 +238,12 @@ def users_at(base: int, offset: int) -> str:
 
 
 def middleware_in_process(
-    workers: dict[str, Worker], configs: list[str], base: int, rounds: int, requests: int, samples: int
+    workers: dict[str, Worker],
+    configs: list[str],
+    base: int,
+    rounds: int,
+    requests: int,
+    samples: int,
 ) -> dict[str, Any]:
     """Requests per second of the protected page, interleaved; queries per request."""
     hot_users = {c: users_at(base, HOT_OFFSET + i) for i, c in enumerate(HOT_CONFIGS)}
@@ -216,23 +252,34 @@ def middleware_in_process(
         workers[c].call("hot", username=hot_users[c], requests=max(requests // 5, 10))
     rps: dict[str, list[float]] = {c: [] for c in configs}
     ratios: dict[str, list[float]] = {c: [] for c in configs}
+    cpu: dict[str, list[float]] = {c: [] for c in configs}
+    cpu_ratios: dict[str, list[float]] = {c: [] for c in configs}
     for r in range(rounds):
-        this_round = {}
+        this_round, this_cpu = {}, {}
         for c in rotated(configs, r):
             result = workers[c].call("hot", username=hot_users[c], requests=requests)
             if result["failures"]:
                 raise RuntimeError(f"{c}: {result['failures']} requests were not answered 200")
             this_round[c] = result["requests"] / result["seconds"]
+            this_cpu[c] = result["cpu"] / result["requests"]
         for c in configs:
             rps[c].append(this_round[c])
             ratios[c].append(this_round[c] / this_round["plain"])
-    queries = {c: workers[c].call("hot_queries", username=hot_users[c], requests=samples) for c in configs}
+            cpu[c].append(this_cpu[c])
+            cpu_ratios[c].append(this_cpu[c] / this_cpu["plain"])
+    queries = {
+        c: workers[c].call("hot_queries", username=hot_users[c], requests=samples) for c in configs
+    }
     return {
         "users": hot_users,
         "cookies": cookies,
         "rps": {c: summary(v) for c, v in rps.items()},
         "ratio": {c: summary(v) for c, v in ratios.items()},
-        "queries": {c: {"counts": sorted(set(q["counts"])), "sql": q["sql"]} for c, q in queries.items()},
+        "cpu": {c: summary(v) for c, v in cpu.items()},
+        "cpu_ratio": {c: summary(v) for c, v in cpu_ratios.items()},
+        "queries": {
+            c: {"counts": sorted(set(q["counts"])), "sql": q["sql"]} for c, q in queries.items()
+        },
     }
 
 
@@ -246,67 +293,98 @@ def middleware_server(
         _wrk(servers[c].url, cookies[c], 1)  # warm-up
     rps: dict[str, list[float]] = {c: [] for c in configs}
     ratios: dict[str, list[float]] = {c: [] for c in configs}
+    cpu: dict[str, list[float]] = {c: [] for c in configs}
+    cpu_ratios: dict[str, list[float]] = {c: [] for c in configs}
     for r in range(rounds):
-        this_round = {}
+        this_round, this_cpu = {}, {}
         for c in rotated(configs, r):
+            before = servers[c].cpu_seconds()
             result = _wrk(servers[c].url, cookies[c], seconds)
+            used = servers[c].cpu_seconds() - before
             if result["errors"]:
                 raise RuntimeError(f"{c}: wrk saw {result['errors']} failed requests")
             this_round[c] = result["rps"]
+            this_cpu[c] = used / result["requests"]
         for c in configs:
             rps[c].append(this_round[c])
             ratios[c].append(this_round[c] / this_round["plain"])
-    return {"rps": {c: summary(v) for c, v in rps.items()}, "ratio": {c: summary(v) for c, v in ratios.items()}}
+            cpu[c].append(this_cpu[c])
+            cpu_ratios[c].append(this_cpu[c] / this_cpu["plain"])
+    return {
+        "rps": {c: summary(v) for c, v in rps.items()},
+        "ratio": {c: summary(v) for c, v in ratios.items()},
+        "cpu": {c: summary(v) for c, v in cpu.items()},
+        "cpu_ratio": {c: summary(v) for c, v in cpu_ratios.items()},
+    }
 
 
 WRK_ARGS = ["-t1", "-c4"]
 
 
 def _wrk(url: str, cookie: str, seconds: int) -> dict[str, float]:
-    output = subprocess.run(
-        ["wrk", *WRK_ARGS, f"-d{seconds}s", "-H", f"Cookie: sessionid={cookie}", url],
+    command = ["wrk", *WRK_ARGS, f"-d{seconds}s", "-H", f"Cookie: sessionid={cookie}", url]
+    # wrk from the PATH, as `make bench` installs it; fixed arguments, a loopback URL.
+    output = subprocess.run(  # noqa: S603
+        command,
         capture_output=True,
         text=True,
         check=True,
         timeout=seconds + 30,
     ).stdout
     match = re.search(r"Requests/sec:\s+([0-9.]+)", output)
-    if match is None:
+    requests = re.search(r"([0-9]+) requests in", output)
+    if match is None or requests is None or not int(requests[1]):
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     errors = 0
-    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"):
+    for pattern in (
+        r"Non-2xx or 3xx responses: (\d+)",
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+    ):
         found = re.search(pattern, output)
         if found:
             errors += sum(int(g) for g in found.groups())
-    return {"rps": float(match[1]), "errors": errors}
+    return {
+        "rps": float(match[1]),
+        "requests": int(requests[1]),
+        "errors": errors,
+    }
 
 
 #: Offsets from a scale's base user: each benchmark signs in its own users.
-HOT_OFFSET, LOGIN_OFFSET, FAST_LOGIN_OFFSET, CHECK_OFFSET, POOL = 1, 10, 30, 50, 8
+HOT_OFFSET, LOGIN_OFFSET = 1, 10
+
+
+def login_users(rounds: int) -> int:
+    """Users one login benchmark needs: one per login, for each of the two configurations."""
+    return 2 * (rounds + 1)
 
 
 def login_path(
     workers: dict[str, Worker], pair: tuple[str, str], first: int, rounds: int
 ) -> dict[str, Any]:
-    """A complete sign-in per configuration per round; each uses its own users in turn.
+    """A complete sign-in per configuration per round, each by a user not signed in before.
 
-    ``first`` is the first user's index; each configuration has a pool of
-    :data:`POOL` users, so one user's send cooldown never delays the next round.
+    ``first`` is the first user's index. A new user every time means no
+    send cooldown or quota of an earlier round can refuse a later one.
     """
     plain, ours = pair
-    pool = POOL
-    users = {plain: [users_at(first, k) for k in range(pool)], ours: [users_at(first, pool + k) for k in range(pool)]}
-    queries = {}
+    pool = rounds + 1
+    users = {
+        plain: [users_at(first, k) for k in range(pool)],
+        ours: [users_at(first, pool + k) for k in range(pool)],
+    }
+    queries, statements = {}, {}
     for c in pair:  # one untimed login with query counts (also a warm-up)
         answer = workers[c].call("login", username=users[c][0], count_queries=True)
         queries[c] = dict(zip(answer["steps"], answer["queries"], strict=True))
+        statements[c] = dict(zip(answer["steps"], answer["statements"], strict=True))
     totals: dict[str, list[float]] = {c: [] for c in pair}
     steps: dict[str, dict[str, list[float]]] = {c: {} for c in pair}
     ratios: list[float] = []
     for r in range(rounds):
         this_round = {}
         for c in rotated(list(pair), r):
-            answer = workers[c].call("login", username=users[c][(r + 1) % pool])
+            answer = workers[c].call("login", username=users[c][r + 1])
             this_round[c] = sum(answer["seconds"])
             for name, seconds in zip(answer["steps"], answer["seconds"], strict=True):
                 steps[c].setdefault(name, []).append(seconds)
@@ -317,12 +395,15 @@ def login_path(
         "total": {c: summary(v) for c, v in totals.items()},
         "steps": {c: {s: summary(v) for s, v in per.items()} for c, per in steps.items()},
         "queries": queries,
+        "statements": statements,
         "ratio": summary(ratios),
     }
 
 
 def checks(worker: Worker, base: int, iterations: int, explain: bool) -> dict[str, Any]:
-    answer = worker.call("checks", username=users_at(base, CHECK_OFFSET), iterations=iterations, explain=explain)
+    answer = worker.call(
+        "checks", username=users_at(base, 0), iterations=iterations, explain=explain
+    )
     for kind in ("recovery", "totp"):
         answer[kind]["seconds"] = summary(answer[kind]["seconds"])
         answer[kind]["queries"] = sorted(set(answer[kind]["queries"]))
@@ -332,7 +413,11 @@ def checks(worker: Worker, base: int, iterations: int, explain: bool) -> dict[st
 def authy_client(worker: Worker, rounds: int, calls: int) -> dict[str, Any]:
     """This app's pooled client against the official package, same local server, interleaved."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.authy_server"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "benchmarks.authy_server"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         url = f"http://127.0.0.1:{int(server.stdout.readline())}"
@@ -346,11 +431,17 @@ def authy_client(worker: Worker, rounds: int, calls: int) -> dict[str, Any]:
             for c in rotated(clients, r):
                 answer = worker.call("authy", api_url=url, calls=calls, client=c)
                 if answer["accepted"] != calls:
-                    raise RuntimeError(f"{c}: {calls - answer['accepted']} valid tokens were refused")
+                    raise RuntimeError(
+                        f"{c}: {calls - answer['accepted']} valid tokens were refused"
+                    )
                 this_round[c] = calls / answer["seconds"]
                 per_second[c].append(this_round[c])
             ratios.append(this_round["authy2fa"] / this_round["official"])
-        return {"calls": calls, "per_second": {c: summary(v) for c, v in per_second.items()}, "ratio": summary(ratios)}
+        return {
+            "calls": calls,
+            "per_second": {c: summary(v) for c, v in per_second.items()},
+            "ratio": summary(ratios),
+        }
     finally:
         server.stdin.close()
         server.wait(timeout=10)
@@ -372,7 +463,11 @@ def machine() -> dict[str, str]:
         memory = f"{kib / 1024 / 1024:.0f} GiB"
     wrk = ""
     if shutil.which("wrk"):
-        wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout.split("[")[0].strip()
+        wrk = (
+            subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)  # noqa: S607
+            .stdout.split("[")[0]
+            .strip()
+        )
     return {
         "cpu": cpu,
         "cores": str(os.cpu_count()),
@@ -392,14 +487,17 @@ def postgres_url(keep: bool) -> tuple[str | None, str]:
         return None, "psycopg is not installed"
     try:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PG_DATABASE]).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [PG_DATABASE]
+            ).fetchone()
             if exists and not keep:
                 conn.execute(f'DROP DATABASE "{PG_DATABASE}" WITH (FORCE)')
                 exists = None
             if not exists:
                 conn.execute(f'CREATE DATABASE "{PG_DATABASE}"')
     except psycopg.Error as err:
-        return None, f"PostgreSQL is not reachable ({type(err).__name__}: {str(err).strip().splitlines()[0]})"
+        first_line = str(err).strip().splitlines()[0]
+        return None, f"PostgreSQL is not reachable ({type(err).__name__}: {first_line})"
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_DATABASE, ""
 
 
@@ -434,8 +532,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny counts: check the harness only")
     parser.add_argument("--report", type=Path, help="write the Markdown report here")
     parser.add_argument("--json", type=Path, help="write the raw results here")
-    parser.add_argument("--sqlite", action="store_true", help="do not use PostgreSQL (no scale rows)")
-    parser.add_argument("--keep-db", action="store_true", help="keep (and reuse) the PostgreSQL database")
+    parser.add_argument(
+        "--sqlite", action="store_true", help="do not use PostgreSQL (no scale rows)"
+    )
+    parser.add_argument(
+        "--keep-db", action="store_true", help="keep (and reuse) the PostgreSQL database"
+    )
     args = parser.parse_args(argv)
 
     run = Run(QUICK if args.quick else Plan())
@@ -447,7 +549,9 @@ def main(argv: list[str] | None = None) -> int:
     results["plan"] = plan.__dict__
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    database_url, why_not = (None, "--sqlite was given") if args.sqlite else postgres_url(args.keep_db)
+    database_url, why_not = (
+        (None, "--sqlite was given") if args.sqlite else postgres_url(args.keep_db)
+    )
     tmp = tempfile.TemporaryDirectory(prefix="authy2fa-bench-")
     env["BENCH_DATABASE_URL"] = database_url or f"sqlite:///{Path(tmp.name) / 'bench.sqlite3'}"
     if not database_url:
@@ -478,9 +582,19 @@ def main(argv: list[str] | None = None) -> int:
         else:
             servers = {c: Server(c, env) for c in configs}
 
-        scales = [("small", plan.small_users, plan.small_users // 2, plan.hot_rounds, plan.login_rounds)]
+        scales = [
+            ("small", plan.small_users, plan.small_users // 2, plan.hot_rounds, plan.login_rounds)
+        ]
         if database_url:
-            scales.append(("large", plan.large_users, plan.large_users // 2, plan.large_hot_rounds, plan.large_login_rounds))
+            scales.append(
+                (
+                    "large",
+                    plan.large_users,
+                    plan.large_users // 2,
+                    plan.large_hot_rounds,
+                    plan.large_login_rounds,
+                )
+            )
         for key, size, base, hot_rounds, login_rounds in scales:
             if key == "large":
                 _log(f"building {size:,} users")
@@ -488,22 +602,33 @@ def main(argv: list[str] | None = None) -> int:
             scale: dict[str, Any] = {"users": size, "base": base}
             results[key] = scale
             _log(f"{size:,} users: middleware, in process")
-            scale["hot"] = middleware_in_process(workers, configs, base, hot_rounds, plan.hot_requests, plan.query_samples)
+            scale["hot"] = middleware_in_process(
+                workers, configs, base, hot_rounds, plan.hot_requests, plan.query_samples
+            )
             if servers:
                 _log(f"{size:,} users: middleware, gunicorn + wrk")
-                scale["server"] = middleware_server(servers, scale["hot"]["cookies"], plan.server_rounds, plan.server_seconds)
+                scale["server"] = middleware_server(
+                    servers, scale["hot"]["cookies"], plan.server_rounds, plan.server_seconds
+                )
             _log(f"{size:,} users: login path")
-            scale["login"] = login_path(workers, ("plain", "authy2fa"), base + LOGIN_OFFSET, login_rounds)
-            fast_users = [users_at(base, FAST_LOGIN_OFFSET + k) for k in range(2 * POOL)]
+            scale["login"] = login_path(
+                workers, ("plain", "authy2fa"), base + LOGIN_OFFSET, login_rounds
+            )
+            fast_first = base + LOGIN_OFFSET + login_users(login_rounds)
+            fast_users = [
+                users_at(fast_first, k) for k in range(login_users(plan.fast_login_rounds))
+            ]
             workers["authy2fa-md5"].call("rehash", usernames=fast_users)
             scale["login_md5"] = login_path(
-                workers_fast(workers), ("plain", "authy2fa"), base + FAST_LOGIN_OFFSET, plan.fast_login_rounds
+                workers_fast(workers), ("plain", "authy2fa"), fast_first, plan.fast_login_rounds
             )
             _log(f"{size:,} users: recovery code and TOTP checks")
             scale["checks"] = checks(workers["authy2fa"], base, plan.check_iterations, explain=True)
             if key == "small":
                 _log("Authy client")
-                results["authy"] = authy_client(workers["authy2fa"], plan.authy_rounds, plan.authy_calls)
+                results["authy"] = authy_client(
+                    workers["authy2fa"], plan.authy_rounds, plan.authy_calls
+                )
     finally:
         for server in servers.values():
             server.stop()
@@ -531,8 +656,11 @@ def workers_fast(workers: dict[str, Worker]) -> dict[str, Worker]:
     return {"plain": workers["plain-md5"], "authy2fa": workers["authy2fa-md5"]}
 
 
+_STARTED = time.monotonic()
+
+
 def _log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+    print(f"[bench {time.monotonic() - _STARTED:5.0f} s] {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

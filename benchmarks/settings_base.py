@@ -16,7 +16,7 @@ import environ
 env = environ.Env()
 HERE = Path(__file__).resolve().parent
 
-SECRET_KEY = "benchmarks-only-secret-key-not-for-production-0123456789abcdef"
+SECRET_KEY = "benchmarks-only-secret-key-not-for-production-0123456789abcdef"  # noqa: S105
 # DEBUG=False: with DEBUG on, Django records every query, which slows every configuration.
 DEBUG = False
 USE_TZ = True
@@ -48,7 +48,9 @@ def middleware_with(extra: str | None) -> list[str]:
     """The base stack with ``extra`` right after AuthenticationMiddleware."""
     stack = list(BASE_MIDDLEWARE)
     if extra:
-        stack.insert(stack.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1, extra)
+        stack.insert(
+            stack.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1, extra
+        )
     return stack
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -92,7 +93,9 @@ class Worker:
         }[self.config](client, username)
         response = client.get(PROTECTED)
         if response.status_code != 200:
-            raise RuntimeError(f"{self.config}: {username} is not signed in ({response.status_code})")
+            raise RuntimeError(
+                f"{self.config}: {username} is not signed in ({response.status_code})"
+            )
         self.sessions[username] = client
         return {"cookie": client.cookies[settings.SESSION_COOKIE_NAME].value}
 
@@ -126,12 +129,16 @@ class Worker:
         client = self.sessions[username]
         get = client.get
         failures = 0
+        cpu = time.process_time()
         began = time.perf_counter()
         for _ in range(requests):
             if get(PROTECTED).status_code != 200:
                 failures += 1
         seconds = time.perf_counter() - began
-        return {"seconds": seconds, "requests": requests, "failures": failures}
+        # CPU time of this process only: steadier than the wall time when other
+        # processes share the cores, but blind to time spent in the database.
+        cpu = time.process_time() - cpu
+        return {"seconds": seconds, "cpu": cpu, "requests": requests, "failures": failures}
 
     def hot_queries(self, username: str, requests: int) -> dict[str, Any]:
         """Database queries of each request (counted apart from the timed loop)."""
@@ -146,7 +153,7 @@ class Worker:
                 response = client.get(PROTECTED)
             if response.status_code != 200:
                 raise RuntimeError(f"{self.config}: protected page answered {response.status_code}")
-            counts.append(len(captured.captured_queries))
+            counts.append(_queries(captured))
             sql = [_short(q["sql"]) for q in captured.captured_queries]
         return {"counts": counts, "sql": sql}
 
@@ -156,17 +163,20 @@ class Worker:
         """One complete sign-in by a new browser: seconds (and queries) per step."""
         client = _client()
         if self.config == "plain":
-            steps = [self._timed_step(
-                "password", count_queries,
-                lambda: _expect(
-                    client.post(
-                        "/accounts/login/",
-                        {"username": username, "password": _password(), "next": PROTECTED},
+            steps = [
+                self._timed_step(
+                    "password",
+                    count_queries,
+                    lambda: _expect(
+                        client.post(
+                            "/accounts/login/",
+                            {"username": username, "password": _password(), "next": PROTECTED},
+                        ),
+                        302,
+                        "plain password step",
                     ),
-                    302,
-                    "plain password step",
-                ),
-            )]
+                )
+            ]
         else:
             steps = list(self._authy2fa_login(client, username, count_queries=count_queries))
         if client.get(PROTECTED).status_code != 200:
@@ -175,13 +185,15 @@ class Worker:
             "steps": [s[0] for s in steps],
             "seconds": [s[1] for s in steps],
             "queries": [s[2] for s in steps],
+            "statements": [s[3] for s in steps],
         }
 
     def _authy2fa_login(self, client, username: str, *, count_queries: bool):
         from django_authy2fa.providers import console
 
         yield self._timed_step(
-            "password", count_queries,
+            "password",
+            count_queries,
             lambda: _expect(
                 client.post(
                     "/account/2fa/login/",
@@ -193,7 +205,8 @@ class Worker:
         )
         console.clear_recent_messages()
         yield self._timed_step(
-            "send code", count_queries,
+            "send code",
+            count_queries,
             lambda: _expect(
                 client.post("/account/2fa/verify/send/", {"channel": "sms"}), 302, "send step"
             ),
@@ -203,7 +216,8 @@ class Worker:
             raise RuntimeError("the console provider sent no code")
         code = sent[0].code
         yield self._timed_step(
-            "code", count_queries,
+            "code",
+            count_queries,
             lambda: _expect(
                 client.post("/account/2fa/verify/", {"method": "sms", "code": code}),
                 302,
@@ -219,12 +233,13 @@ class Worker:
         if not count_queries:
             began = time.perf_counter()
             action()
-            return name, time.perf_counter() - began, None
+            return name, time.perf_counter() - began, None, None
         with CaptureQueriesContext(connection) as captured:
             began = time.perf_counter()
             action()
             seconds = time.perf_counter() - began
-        return name, seconds, len(captured.captured_queries)
+        statements = [_statement(q["sql"]) for q in captured.captured_queries]
+        return name, seconds, _queries(captured), statements
 
     # -- recovery-code and TOTP checks -------------------------------------------------------
 
@@ -253,7 +268,7 @@ class Worker:
                 times.append(time.perf_counter() - began)
             if not ok:
                 raise RuntimeError("a fresh recovery code was refused")
-            counts.append(len(captured.captured_queries))
+            counts.append(_queries(captured))
             if i == 0:
                 sql = [q["sql"] for q in captured.captured_queries]
         results["recovery"] = {"seconds": times, "queries": counts, "sql": sql}
@@ -273,7 +288,7 @@ class Worker:
                 times.append(time.perf_counter() - began)
             if not ok:
                 raise RuntimeError("a valid TOTP code was refused")
-            counts.append(len(captured.captured_queries))
+            counts.append(_queries(captured))
             if i == 0:
                 sql = [q["sql"] for q in captured.captured_queries]
         results["totp"] = {"seconds": times, "queries": counts, "sql": sql}
@@ -344,9 +359,36 @@ def _password() -> str:
 
 
 def _expect(response, status: int, what: str):
-    if response.status_code != status:
-        raise RuntimeError(f"{what}: expected HTTP {status}, got {response.status_code}")
+    # The send page redirects even when it refuses (cooldown, quota) and says
+    # why in this header.
+    refused = response.get("X-Authy2FA-Status")
+    if response.status_code != status or refused:
+        raise RuntimeError(
+            f"{what}: expected HTTP {status}, got {response.status_code} {refused or ''}"
+        )
     return response
+
+
+_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+def _queries(captured) -> int:
+    """Statements sent, not counting the transaction control Django logs as well."""
+    return sum(
+        1 for q in captured.captured_queries if not q["sql"].lstrip().upper().startswith(_CONTROL)
+    )
+
+
+_TABLE = re.compile(r'(?:FROM|INTO|UPDATE)\s+"?([A-Za-z0-9_]+)"?', re.IGNORECASE)
+
+
+def _statement(sql: str) -> str:
+    """``SELECT auth_user``: the kind of statement and the first table it names."""
+    verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
+    if verb in _CONTROL:
+        return verb
+    table = _TABLE.search(sql)
+    return f"{verb} {table[1] if table else '?'}"
 
 
 def _short(sql: str, limit: int = 160) -> str:
