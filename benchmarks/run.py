@@ -278,7 +278,18 @@ def middleware_in_process(
         "cpu": {c: summary(v) for c, v in cpu.items()},
         "cpu_ratio": {c: summary(v) for c, v in cpu_ratios.items()},
         "queries": {
-            c: {"counts": sorted(set(q["counts"])), "sql": q["sql"]} for c, q in queries.items()
+            c: {
+                "counts": sorted(set(q["counts"])),
+                "sql": q["sql"],
+                "calls": statistics.median(q["calls"]),
+                "cache_reads": sorted(set(q["cache_reads"])),
+            }
+            for c, q in queries.items()
+        },
+        "state_read": {
+            c: workers[c].call("state_read", username=hot_users[c], reads=2_000)["seconds"]
+            for c in configs
+            if c.startswith("authy2fa")
         },
     }
 

@@ -141,21 +141,66 @@ class Worker:
         return {"seconds": seconds, "cpu": cpu, "requests": requests, "failures": failures}
 
     def hot_queries(self, username: str, requests: int) -> dict[str, Any]:
-        """Database queries of each request (counted apart from the timed loop)."""
+        """What one request does, counted apart from the timed loop.
+
+        Database queries, cache reads, and Python function calls: the calls
+        are a measure of the work done that other processes cannot disturb.
+        """
+        from django.core.cache import caches
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
         client = self.sessions[username]
-        counts = []
+        counts, calls, reads = [], [], []
         sql: list[str] = []
-        for _ in range(requests):
-            with CaptureQueriesContext(connection) as captured:
-                response = client.get(PROTECTED)
-            if response.status_code != 200:
-                raise RuntimeError(f"{self.config}: protected page answered {response.status_code}")
-            counts.append(_queries(captured))
-            sql = [_short(q["sql"]) for q in captured.captured_queries]
-        return {"counts": counts, "sql": sql}
+        backend = caches["default"]
+        cache_get = backend.get
+        read = [0]
+
+        def counting_get(*args: Any, **kwargs: Any) -> Any:
+            read[0] += 1
+            return cache_get(*args, **kwargs)
+
+        called = [0]
+
+        def count_calls(frame: Any, event: str, arg: Any) -> None:
+            if event == "call":
+                called[0] += 1
+
+        backend.get = counting_get
+        try:
+            for _ in range(requests):
+                read[0] = called[0] = 0
+                with CaptureQueriesContext(connection) as captured:
+                    sys.setprofile(count_calls)
+                    try:
+                        response = client.get(PROTECTED)
+                    finally:
+                        sys.setprofile(None)
+                if response.status_code != 200:
+                    raise RuntimeError(
+                        f"{self.config}: protected page answered {response.status_code}"
+                    )
+                counts.append(_queries(captured))
+                calls.append(called[0])
+                reads.append(read[0])
+                sql = [_short(q["sql"]) for q in captured.captured_queries]
+        finally:
+            del backend.get
+        return {"counts": counts, "sql": sql, "calls": calls, "cache_reads": reads}
+
+    def state_read(self, username: str, reads: int) -> dict[str, Any]:
+        """Seconds per read of a user's 2FA state from the cache (a warm entry)."""
+        from django.contrib.auth import get_user_model
+
+        from django_authy2fa import state
+
+        user_id = get_user_model().objects.get(username=username).pk
+        state.load_user_state(user_id)
+        began = time.perf_counter()
+        for _ in range(reads):
+            state.load_user_state(user_id)
+        return {"seconds": (time.perf_counter() - began) / reads}
 
     # -- login path -------------------------------------------------------------------------
 
