@@ -407,7 +407,10 @@ class Worker:
         from django.contrib.auth.hashers import get_hasher
 
         hasher = get_hasher()
-        info["hasher"] = f"{hasher.algorithm} ({getattr(hasher, 'iterations', '-')} iterations)"
+        iterations = getattr(hasher, "iterations", None)
+        info["hasher"] = (
+            f"{hasher.algorithm} ({iterations} iterations)" if iterations else hasher.algorithm
+        )
         return info
 
 
