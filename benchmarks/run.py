@@ -566,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     results["plan"] = plan.__dict__
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env["BENCH_RUN_ID"] = f"{int(time.time())}-{os.getpid()}"
     database_url, why_not = (None, "--sqlite was given") if args.sqlite else postgres_url()
     tmp = tempfile.TemporaryDirectory(prefix="authy2fa-bench-")
     env["BENCH_DATABASE_URL"] = database_url or f"sqlite:///{Path(tmp.name) / 'bench.sqlite3'}"

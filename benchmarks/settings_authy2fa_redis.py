@@ -12,5 +12,9 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"),
+        # A prefix per run: every run builds a new database whose users reuse
+        # the ids of the last run's, and an entry cached by that run (it lives
+        # ten minutes) would hold another database's 2FA version.
+        "KEY_PREFIX": "authy2fa-bench-" + os.environ.get("BENCH_RUN_ID", "manual"),
     }
 }
