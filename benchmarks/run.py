@@ -432,12 +432,12 @@ def authy_client(worker: Worker, rounds: int, calls: int) -> dict[str, Any]:
     )
     try:
         url = f"http://127.0.0.1:{int(server.stdout.readline())}"
-        clients = ["authy2fa", "official"]
+        clients = ["authy2fa", "official", "authy2fa_noenv"]
         for c in clients:
             worker.call("authy", api_url=url, calls=20, client=c)  # warm-up
         per_second: dict[str, list[float]] = {c: [] for c in clients}
         cpu: dict[str, list[float]] = {c: [] for c in clients}
-        ratios, cpu_ratios = [], []
+        ratios, cpu_ratios, noenv_ratios = [], [], []
         for r in range(rounds):
             this_round, this_cpu = {}, {}
             for c in rotated(clients, r):
@@ -452,12 +452,14 @@ def authy_client(worker: Worker, rounds: int, calls: int) -> dict[str, Any]:
                 cpu[c].append(this_cpu[c])
             ratios.append(this_round["authy2fa"] / this_round["official"])
             cpu_ratios.append(this_cpu["official"] / this_cpu["authy2fa"])
+            noenv_ratios.append(this_round["authy2fa_noenv"] / this_round["official"])
         return {
             "calls": calls,
             "per_second": {c: summary(v) for c, v in per_second.items()},
             "ratio": summary(ratios),
             "cpu": {c: summary(v) for c, v in cpu.items()},
             "cpu_ratio": summary(cpu_ratios),
+            "noenv_ratio": summary(noenv_ratios),
         }
     finally:
         server.stdin.close()

@@ -374,10 +374,17 @@ class Worker:
     def _authy_verifier(self, api_url: str, client: str):
         cache = self.sessions.setdefault("_authy", {})
         if (api_url, client) not in cache:
-            if client == "authy2fa":
+            if client.startswith("authy2fa"):
                 from django_authy2fa.clients.authy import AuthyClient
+                from django_authy2fa.clients.http import new_session
 
-                ours = AuthyClient("bench-api-key", api_url=api_url)
+                session = None
+                if client == "authy2fa_noenv":
+                    # The same pool, minus requests' per-call scan of the
+                    # environment for proxy settings (``trust_env``).
+                    session = new_session()
+                    session.trust_env = False
+                ours = AuthyClient("bench-api-key", api_url=api_url, session=session)
                 cache[api_url, client] = ours.verify_token
             else:
                 from authy.api import AuthyApiClient
