@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint format check-migrations reliability dist matrix messages clean help
+.PHONY: demo test lint format check-migrations reliability bench dist matrix messages clean help
 
 help:
 	@echo "make demo   - run the example site on http://$(HOST):$(PORT) (SQLite, console provider)"
 	@echo "make test   - lint and run the whole test suite"
 	@echo "make reliability - fault, race, hostile-input and secrets suites; writes docs/reliability.md"
+	@echo "make bench  - benchmarks against plain Django and django-otp; writes docs/benchmarks.md"
 	@echo "make dist   - build the wheel and sdist, install each in a fresh virtualenv and check it"
 	@echo "make matrix - the test suite on Django 4.2, 5.2 and 6.x, with and without DRF"
 	@echo "make messages - refresh and compile the translation catalogs (LANGUAGE=xx for one)"
@@ -73,6 +74,16 @@ messages: $(STAMP)
 	cd django_authy2fa && $(abspath $(BIN))/django-admin makemessages \
 		$(if $(LANGUAGE),--locale $(LANGUAGE),--all) --no-obsolete --add-location file
 	cd django_authy2fa && $(abspath $(BIN))/django-admin compilemessages
+
+# Needs PostgreSQL on 127.0.0.1:5432 for the 1,000,000-user rows (it creates and drops the
+# database authy2fa_bench; without PostgreSQL those rows are skipped) and Debian's wrk for the
+# real-server rows (installed here when missing). About 8 minutes on two cores.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	@command -v wrk >/dev/null || apt-get install -y -q --no-install-recommends wrk || \
+		{ apt-get update -q && apt-get install -y -q --no-install-recommends wrk; } || \
+		echo "wrk could not be installed: the real-server rows will be skipped"
+	$(BIN)/python -m benchmarks.run --report docs/benchmarks.md
 
 format: $(STAMP)
 	$(BIN)/ruff format .
