@@ -4,14 +4,23 @@
 only) and answers ``GET /protected/json/verify/{token}/{id}`` with Authy's
 success body until its standard input closes. Any other path gets a 404, so a
 client pointed at the wrong place fails instead of looking fast.
+
+``--tls`` serves HTTPS, as Authy's API does, with a self-signed certificate for
+127.0.0.1 made on the spot; the second line printed is the certificate's path,
+for the clients to trust.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import re
+import ssl
 import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 # Authy's answer to a valid token, compact as Authy sends it (the official
 # client looks for the substring '"token":"is valid"').
@@ -45,13 +54,59 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A key and a certificate for 127.0.0.1, valid for a day."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_path, cert_path = directory / "key.pem", directory / "cert.pem"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
+
+
 def main() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(server.server_address[1], flush=True)
-    sys.stdin.read()  # the runner closes stdin to stop the server
-    server.shutdown()
+    with tempfile.TemporaryDirectory(prefix="authy2fa-bench-tls-") as tmp:
+        cert_path = None
+        if "--tls" in sys.argv[1:]:
+            key_path, cert_path = self_signed(Path(tmp))
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert_path, key_path)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        print(server.server_address[1], flush=True)
+        if cert_path is not None:
+            print(cert_path, flush=True)
+        sys.stdin.read()  # the runner closes stdin to stop the server
+        server.shutdown()
 
 
 if __name__ == "__main__":

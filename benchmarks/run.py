@@ -422,26 +422,42 @@ def checks(worker: Worker, base: int, iterations: int, explain: bool) -> dict[st
 
 
 def authy_client(worker: Worker, rounds: int, calls: int) -> dict[str, Any]:
-    """This app's pooled client against the official package, same local server, interleaved."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.authy_server"],
+    """This app's pooled client against the official package, interleaved, on one local server.
+
+    Twice: over plain HTTP (a new connection costs almost nothing on loopback)
+    and over HTTPS, as Authy's API is served (a new connection is a TLS handshake).
+    """
+    return {
+        "calls": calls,
+        "http": _authy_transport(worker, rounds, calls, tls=False),
+        "https": _authy_transport(worker, rounds, calls, tls=True),
+    }
+
+
+def _authy_transport(worker: Worker, rounds: int, calls: int, *, tls: bool) -> dict[str, Any]:
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "benchmarks.authy_server", *(["--tls"] if tls else [])],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
-        url = f"http://127.0.0.1:{int(server.stdout.readline())}"
-        clients = ["authy2fa", "official", "authy2fa_noenv"]
+        port = int(server.stdout.readline())
+        ca_bundle = server.stdout.readline().strip() if tls else None
+        url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        clients = ["authy2fa", "official"]
         for c in clients:
-            worker.call("authy", api_url=url, calls=20, client=c)  # warm-up
+            worker.call("authy", api_url=url, calls=20, client=c, ca_bundle=ca_bundle)  # warm-up
         per_second: dict[str, list[float]] = {c: [] for c in clients}
         cpu: dict[str, list[float]] = {c: [] for c in clients}
-        ratios, cpu_ratios, noenv_ratios = [], [], []
+        ratios, cpu_ratios = [], []
         for r in range(rounds):
             this_round, this_cpu = {}, {}
             for c in rotated(clients, r):
-                answer = worker.call("authy", api_url=url, calls=calls, client=c)
+                answer = worker.call(
+                    "authy", api_url=url, calls=calls, client=c, ca_bundle=ca_bundle
+                )
                 if answer["accepted"] != calls:
                     raise RuntimeError(
                         f"{c}: {calls - answer['accepted']} valid tokens were refused"
@@ -452,14 +468,11 @@ def authy_client(worker: Worker, rounds: int, calls: int) -> dict[str, Any]:
                 cpu[c].append(this_cpu[c])
             ratios.append(this_round["authy2fa"] / this_round["official"])
             cpu_ratios.append(this_cpu["official"] / this_cpu["authy2fa"])
-            noenv_ratios.append(this_round["authy2fa_noenv"] / this_round["official"])
         return {
-            "calls": calls,
             "per_second": {c: summary(v) for c, v in per_second.items()},
             "ratio": summary(ratios),
             "cpu": {c: summary(v) for c, v in cpu.items()},
             "cpu_ratio": summary(cpu_ratios),
-            "noenv_ratio": summary(noenv_ratios),
         }
     finally:
         server.stdin.close()

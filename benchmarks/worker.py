@@ -359,8 +359,18 @@ class Worker:
 
     # -- the Authy client --------------------------------------------------------------------
 
-    def authy(self, api_url: str, calls: int, client: str) -> dict[str, Any]:
-        """``calls`` sequential token checks through one client; the wall time."""
+    def authy(
+        self, api_url: str, calls: int, client: str, ca_bundle: str | None = None
+    ) -> dict[str, Any]:
+        """``calls`` sequential token checks through one client; the wall time.
+
+        ``ca_bundle`` is the certificate of an HTTPS stand-in: both clients
+        trust it the way a deployment trusts a private CA (``REQUESTS_CA_BUNDLE``).
+        """
+        if ca_bundle:
+            os.environ["REQUESTS_CA_BUNDLE"] = ca_bundle
+        else:
+            os.environ.pop("REQUESTS_CA_BUNDLE", None)
         verify = self._authy_verifier(api_url, client)
         accepted = 0
         cpu = time.process_time()
@@ -374,17 +384,10 @@ class Worker:
     def _authy_verifier(self, api_url: str, client: str):
         cache = self.sessions.setdefault("_authy", {})
         if (api_url, client) not in cache:
-            if client.startswith("authy2fa"):
+            if client == "authy2fa":
                 from django_authy2fa.clients.authy import AuthyClient
-                from django_authy2fa.clients.http import new_session
 
-                session = None
-                if client == "authy2fa_noenv":
-                    # The same pool, minus requests' per-call scan of the
-                    # environment for proxy settings (``trust_env``).
-                    session = new_session()
-                    session.trust_env = False
-                ours = AuthyClient("bench-api-key", api_url=api_url, session=session)
+                ours = AuthyClient("bench-api-key", api_url=api_url)
                 cache[api_url, client] = ours.verify_token
             else:
                 from authy.api import AuthyApiClient
