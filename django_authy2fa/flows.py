@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -951,9 +952,10 @@ def start_phone_enrollment(
             client,
             new_phone=(phone.e164, provider_user_id or ""),
         )
-    except BaseException:
+    except Authy2FAError:
         if purpose_challenge is None:
-            # Nothing was sent: the new attempt would only be litter.
+            # Refused before anything was sent (throttle, channel, provider):
+            # the new attempt would only be litter.
             LoginChallenge.objects.filter(pk=challenge.pk).delete()
         raise
     return challenge, secret, result
@@ -961,12 +963,20 @@ def start_phone_enrollment(
 
 @hides_locals
 def confirm_phone(
-    user: Any, challenge: LoginChallenge, code: Any, client: ClientInfo
+    user: Any,
+    challenge: LoginChallenge,
+    code: Any,
+    client: ClientInfo,
+    *,
+    step_up: LoginChallenge | None = None,
 ) -> list[str] | None:
     """Check the code sent to the new phone; on success the phone becomes the user's.
 
     Returns fresh recovery codes when this enabled 2FA (show them once), else None.
+    An account that has 2FA on by now needs a fresh ``step_up`` here too: an
+    enrollment started before 2FA was on must not add a factor without one.
     """
+    require_step_up(user, step_up)
     if not challenge.new_phone_number or not challenge.code_reference:
         raise InvalidInput(_("Ask for a code first."))
     code = _clean_code(code)
@@ -1044,8 +1054,15 @@ def start_app_enrollment(user: Any, *, step_up: LoginChallenge | None = None) ->
 
 
 @hides_locals
-def confirm_app(user: Any, code: Any, client: ClientInfo) -> list[str] | None:
-    """A code from the app makes it a factor; returns recovery codes when this enabled 2FA."""
+def confirm_app(
+    user: Any, code: Any, client: ClientInfo, *, step_up: LoginChallenge | None = None
+) -> list[str] | None:
+    """A code from the app makes it a factor; returns recovery codes when this enabled 2FA.
+
+    Like :func:`confirm_phone`, an account that has 2FA on by now needs a fresh
+    ``step_up``: an app set up before 2FA was on must not become a factor without one.
+    """
+    require_step_up(user, step_up)
     throttling.reserve([(throttling.enrollment_confirm_rule(), str(user.pk))])
     if not totp.confirm(user, _clean_code(code)):
         raise InvalidCode()
@@ -1172,18 +1189,31 @@ def ensure_can_turn_off(user: Any) -> None:
 
 
 def turn_off(user: Any, client: ClientInfo, *, step_up: LoginChallenge | None) -> None:
-    """The user turns their own 2FA off: allowed by the policy, proven by a fresh step-up."""
+    """The user turns their own 2FA off: allowed by the policy, proven by a fresh step-up.
+
+    The proof is spent in the transaction that switches 2FA off, so a refused
+    change (a cache that cannot be updated) keeps it.
+    """
     ensure_can_turn_off(user)
-    with transaction.atomic():
-        _use_up_step_up(user, step_up)
-        disable(user, client, actor=user)
+    if not has_step_up(user, step_up):
+        raise StepUpRequired()
+    disable(user, client, actor=user, spend=lambda: _use_up_step_up(user, step_up))
 
 
-def disable(user: Any, client: ClientInfo, *, actor: Any = None, reason: str = "") -> None:
+def disable(
+    user: Any,
+    client: ClientInfo,
+    *,
+    actor: Any = None,
+    reason: str = "",
+    spend: Callable[[], None] | None = None,
+) -> None:
     """Turn 2FA off: phone, app, recovery codes and trusted browsers go; sessions re-check.
 
     ``reason`` is an administrator's note for the audit event; only administrators give one
     (the reset command may run without an account), so it makes the event a ``RESET``.
+    ``spend`` runs first inside the switching transaction (a step-up proof used up there);
+    the audit event, the signal and the provider are told after the commit.
     """
     profile = TwoFactorProfile.objects.filter(user=user).first()
     if profile is None:
@@ -1191,6 +1221,8 @@ def disable(user: Any, client: ClientInfo, *, actor: Any = None, reason: str = "
         return
     recipient = profile.as_recipient()
     with transaction.atomic():
+        if spend is not None:
+            spend()
         TwoFactorProfile.objects.filter(pk=profile.pk).update(
             phone_number="",
             authy_id=None,

@@ -472,9 +472,13 @@ class EnrollAppView(_EnrollingView):
     def post(self, request: HttpRequest) -> HttpResponse:
         client = ClientInfo.from_request(request)
         try:
-            codes = flows.confirm_app(self.user, request.POST.get("code"), client)
+            codes = flows.confirm_app(
+                self.user, request.POST.get("code"), client, step_up=self.step_up
+            )
         except (totp.NoEnrollment, totp.AlreadyConfirmed):
             return redirect("authy2fa:enroll_app")
+        except flows.StepUpRequired:
+            return _to_step_up(request.path)
         except Authy2FAError as err:
             enrollment = totp.pending_enrollment(self.user)
             if enrollment is None:
@@ -513,7 +517,9 @@ class DefaultMethodView(View):
 @method_decorator(protected, name="dispatch")
 class EnrollConfirmView(_EnrollingView):
     template_name = "django_authy2fa/enroll_confirm.html"
-    requires_step_up = False  # the step-up was checked when the code was sent
+    # Checked by flows.confirm_phone, so that a step-up that ran out meanwhile
+    # sends the user to renew it instead of back to the phone form.
+    requires_step_up = False
 
     def get(self, request: HttpRequest) -> HttpResponse:
         if self._challenge(request) is None:
@@ -537,7 +543,11 @@ class EnrollConfirmView(_EnrollingView):
             return redirect("authy2fa:enroll")
         client = ClientInfo.from_request(request)
         try:
-            codes = flows.confirm_phone(self.user, challenge, request.POST.get("code"), client)
+            codes = flows.confirm_phone(
+                self.user, challenge, request.POST.get("code"), client, step_up=self.step_up
+            )
+        except flows.StepUpRequired:
+            return _to_step_up(reverse("authy2fa:enroll"))
         except flows.LoginRestart as err:
             return _restart(request, err.message)
         except Authy2FAError as err:

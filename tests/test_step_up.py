@@ -146,3 +146,58 @@ def test_page_step_up_is_used_up_by_regenerating_codes():
     assert browser.submit(regenerate).status_code == 200  # the new codes, shown once
     again = browser.submit(regenerate)
     assert again["Location"].startswith(step_up)
+
+
+def test_an_app_set_up_before_2fa_was_on_needs_a_step_up_to_become_a_factor():
+    """An enrollment started without 2FA cannot be finished without a step-up once 2FA is on."""
+    from django_authy2fa.models import TOTPDevice
+    from django_authy2fa.providers import locmem
+
+    from .test_totp_flow import code_at
+
+    make_user("bob", enabled=False)
+    api = APIClient()
+    token = api.post(
+        f"{API}login/", {"username": "bob", "password": PASSWORD}, format="json"
+    ).json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    key = api.post(f"{API}enroll/app/", {}, format="json").json()["manual_key"]
+    # Bob turns 2FA on with a phone; the app setup is still waiting.
+    enrollment = api.post(f"{API}enroll/", {"phone": "+447400123456"}, format="json").json()
+    done = api.post(
+        f"{API}enroll/confirm/",
+        {"enrollment": enrollment["enrollment"], "code": locmem.outbox[-1].code},
+        format="json",
+    )
+    assert done.status_code == 200
+    codes = done.json()["recovery_codes"]
+    verified = APIClient()
+    verified.credentials(HTTP_AUTHORIZATION=f"Bearer {_api_token(verified, 'bob', codes[0])}")
+    import time
+
+    response = verified.post(
+        f"{API}enroll/app/confirm/", {"code": code_at(key, time.time())}, format="json"
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "step_up_required"
+    assert not TOTPDevice.objects.filter(user__username="bob", confirmed_at__isnull=False).exists()
+
+
+def test_a_refused_turn_off_keeps_the_proof():
+    """The proof is spent with the change, in one transaction: a refused change keeps it."""
+    from unittest import mock
+
+    from django_authy2fa.exceptions import CacheUnavailable
+
+    alice = make_user("alice")
+    proof = passed_step_up(alice, recovery.replace_codes(alice))
+    with (
+        mock.patch("django_authy2fa.state._forget", side_effect=CacheUnavailable()),
+        pytest.raises(CacheUnavailable),
+    ):
+        flows.turn_off(alice, CLIENT, step_up=proof)
+    assert TwoFactorProfile.objects.get(user=alice).is_enabled
+    assert flows.has_step_up(alice, proof)
+    flows.turn_off(alice, CLIENT, step_up=proof)
+    assert not TwoFactorProfile.objects.get(user=alice).is_enabled
+    assert not flows.has_step_up(alice, proof)  # used up by the change it allowed

@@ -26,6 +26,7 @@ error-code tables, the parsing of answers and the webhook signature algorithms.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import ipaddress
@@ -460,6 +461,11 @@ class _DeadlineReader(io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             self._inner.close()
+            # Hand the socket back with its own timeout: after a proxy's CONNECT
+            # answer it goes on to the TLS handshake, which must not inherit
+            # whatever was left of this answer's deadline.
+            with contextlib.suppress(OSError):
+                self._sock.settimeout(self._read_timeout)
         super().close()
 
 
