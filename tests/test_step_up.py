@@ -5,7 +5,6 @@ import datetime as dt
 import pytest
 from django.test import override_settings
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from django_authy2fa import flows, recovery
 from django_authy2fa.audit import ClientInfo
@@ -14,7 +13,6 @@ from django_authy2fa.models import ChallengePurpose, LoginChallenge, RecoveryCod
 from .helpers import PASSWORD, Browser, make_user
 
 pytestmark = pytest.mark.django_db
-API = "/api/2fa/"
 CLIENT = ClientInfo(ip="192.0.2.10")
 
 
@@ -86,49 +84,6 @@ def test_the_policy_refuses_turning_off_even_with_a_proof():
     assert flows.has_step_up(alice, proof)  # not spent by a refused change
 
 
-def _api_token(api, username, code):
-    challenge = api.post(
-        f"{API}login/", {"username": username, "password": PASSWORD}, format="json"
-    ).json()["challenge"]
-    return api.post(
-        f"{API}verify/",
-        {"challenge": challenge, "method": "recovery", "code": code},
-        format="json",
-    ).json()["token"]
-
-
-def test_api_enrollment_on_an_account_with_2fa_needs_a_step_up():
-    alice = make_user("alice")
-    codes = recovery.replace_codes(alice)
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {_api_token(api, 'alice', codes[0])}")
-    for route, body in (("enroll/", {"phone": "+447400123456"}), ("enroll/app/", {})):
-        response = api.post(f"{API}{route}", body, format="json")
-        assert response.status_code == 403, route
-        assert response.json()["code"] == "step_up_required"
-    assert TwoFactorProfile.objects.get(user=alice).phone_number == "+14155552671"
-
-
-@override_settings(
-    AUTHY2FA={"PROVIDER": "django_authy2fa.providers.locmem.LocmemProvider", "REQUIRED_FOR": "all"}
-)
-def test_api_disable_under_the_policy_is_refused_before_any_code_is_spent():
-    alice = make_user("alice")
-    codes = recovery.replace_codes(alice)
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {_api_token(api, 'alice', codes[0])}")
-    step_up = api.post(f"{API}step-up/", {}, format="json").json()["step_up"]
-    response = api.post(
-        f"{API}disable/",
-        {"step_up": step_up, "password": PASSWORD, "method": "recovery", "code": codes[1]},
-        format="json",
-    )
-    assert response.status_code == 403
-    assert response.json()["code"] == "required_by_policy"
-    assert TwoFactorProfile.objects.get(user=alice).is_enabled
-    assert recovery.remaining(alice) == 9  # codes[1] still unused
-
-
 def test_page_step_up_is_used_up_by_regenerating_codes():
     alice = make_user("alice")
     codes = recovery.replace_codes(alice)
@@ -146,41 +101,6 @@ def test_page_step_up_is_used_up_by_regenerating_codes():
     assert browser.submit(regenerate).status_code == 200  # the new codes, shown once
     again = browser.submit(regenerate)
     assert again["Location"].startswith(step_up)
-
-
-def test_an_app_set_up_before_2fa_was_on_needs_a_step_up_to_become_a_factor():
-    """An enrollment started without 2FA cannot be finished without a step-up once 2FA is on."""
-    from django_authy2fa.models import TOTPDevice
-    from django_authy2fa.providers import locmem
-
-    from .test_totp_flow import code_at
-
-    make_user("bob", enabled=False)
-    api = APIClient()
-    token = api.post(
-        f"{API}login/", {"username": "bob", "password": PASSWORD}, format="json"
-    ).json()["token"]
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    key = api.post(f"{API}enroll/app/", {}, format="json").json()["manual_key"]
-    # Bob turns 2FA on with a phone; the app setup is still waiting.
-    enrollment = api.post(f"{API}enroll/", {"phone": "+447400123456"}, format="json").json()
-    done = api.post(
-        f"{API}enroll/confirm/",
-        {"enrollment": enrollment["enrollment"], "code": locmem.outbox[-1].code},
-        format="json",
-    )
-    assert done.status_code == 200
-    codes = done.json()["recovery_codes"]
-    verified = APIClient()
-    verified.credentials(HTTP_AUTHORIZATION=f"Bearer {_api_token(verified, 'bob', codes[0])}")
-    import time
-
-    response = verified.post(
-        f"{API}enroll/app/confirm/", {"code": code_at(key, time.time())}, format="json"
-    )
-    assert response.status_code == 403
-    assert response.json()["code"] == "step_up_required"
-    assert not TOTPDevice.objects.filter(user__username="bob", confirmed_at__isnull=False).exists()
 
 
 def test_a_refused_turn_off_keeps_the_proof():
