@@ -83,7 +83,7 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null || apt-get install -y -q --no-install-recommends wrk || \
 		{ apt-get update -q && apt-get install -y -q --no-install-recommends wrk; } || \
 		echo "wrk could not be installed: the real-server rows will be skipped"
-	$(BIN)/python -m benchmarks.run --report docs/benchmarks.md
+	$(BIN)/python -m benchmarks.run --report docs/benchmarks.md --json build/benchmarks.json
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -479,10 +479,9 @@ def _request_work(w, results: dict[str, Any], configs: list[str]) -> None:
         )
         w(
             f"One read of a user's 2FA state (`state.load_user_state`, warm entry) costs "
-            f"{costs}; a verified request makes {'/'.join(map(str, ours))} of them: "
-            f"`_needs_eager_check` and `_session_may_keep` in `django_authy2fa/middleware.py` "
-            f"each call `state.load_user_state`. With a shared cache that is two network round "
-            f"trips per request where one would do.\n"
+            f"{costs}; a verified request makes {'/'.join(map(str, ours))} of them "
+            f"(`_user_state` in `django_authy2fa/middleware.py` keeps the answer for the rest "
+            f"of the request). With a shared cache each read is a network round trip.\n"
         )
     queries = results["small"]["hot"]["queries"]
     w("The queries:\n")
@@ -505,7 +504,7 @@ def _middleware_findings(w, results: dict[str, Any], where: str) -> None:
                 f"{_us(added)} µs of CPU per request in the medians "
                 f"({_x(m['cpu_ratio']['authy2fa']['median'])} of the baseline's CPU; the "
                 f"function-call count below is the steadier measure): a second lazy wrapper "
-                f"around `request.user`, the cache reads of the user's 2FA state "
+                f"around `request.user`, one cache read of the user's 2FA state "
                 f"(`django_authy2fa/state.py`, `load_user_state`) and the session-mark "
                 f"comparison (`django_authy2fa/middleware.py`, `_wrap`, `_needs_eager_check`, "
                 f"`_session_may_keep`). The rest of the gap is the spread between rounds.\n"
@@ -580,15 +579,13 @@ def _login(w, results: dict[str, Any]) -> None:
         w(
             f"\n{throttle} of this app's {len(counted)} statements are throttle counters "
             f"(`django_authy2fa/throttling.py`): `reserve()` creates the windows "
-            f"(`INSERT … ON CONFLICT`), then `_take()` checks the block and increments each "
-            f"rule's row with a conditional `UPDATE`, and a correct password or code gives the "
-            f"count back in `Reservation.release()` (an `UPDATE` per rule, two for blocking "
-            f"rules). The password step alone charges three password rules "
+            f"(`INSERT … ON CONFLICT`), then `_take()` checks a blocking rule's block and "
+            f"increments each rule's row (and sets its block) with one conditional `UPDATE`, "
+            f"and a correct password or code gives the count back in `Reservation.release()` "
+            f"(one `UPDATE` per rule). The password step alone charges three password rules "
             f"(`password_rules()`); the code step charges the IP, the login attempt and the "
             f"account (`flows._charge`). Counting before checking is what keeps the limits exact "
-            f"under concurrency; the price is paid on every successful login too. The pending "
-            f"pages also recount recovery codes and look up the authenticator app on every "
-            f"request (`flows.pending_for` → `available_methods`).\n"
+            f"under concurrency; the price is paid on every successful login too.\n"
         )
 
 

@@ -673,6 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     results["started_at"] = started_at.strftime("%Y-%m-%d %H:%M UTC")
     results["notes"] = run.notes
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
     if args.report:
         from benchmarks.report import render
