@@ -3,10 +3,10 @@
 Two mechanisms:
 
 * :func:`reserve` counts one event under several fixed-window rules at once
-  (sends per user, per phone, per IP; wrong codes per IP). Each count is a
-  conditional ``UPDATE ... WHERE count < limit``; the database applies it
-  atomically, so N concurrent requests can never pass a limit of N-1. If any
-  rule is full, the whole reservation rolls back.
+  (sends per user, per phone, per IP; wrong codes per IP). The counts are one
+  conditional ``UPDATE ... WHERE count < limit`` over all the rules' rows; the
+  database applies it atomically, so N concurrent requests can never pass a
+  limit of N-1. If any rule is full, the whole reservation rolls back.
 * :func:`charge_account_attempt` charges a user's consecutive-failure counter
   *before* a code is checked, under a row lock. Charging first is what makes
   "lock after 10" exact when 50 guesses arrive at once: the 11th finds the lock.
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DatabaseError, transaction
-from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -62,20 +62,9 @@ class Reservation:
     slots: list[_Slot] = field(default_factory=list)
 
     def release(self) -> None:
-        for slot in self.slots:
-            changes: dict[str, Any] = {"count": F("count") - 1}
-            if slot.rule.block:
-                # The block this count set goes with it: once back under the limit,
-                # the key is free. One statement (see _take for the order).
-                unblock = Case(
-                    When(count__lte=slot.rule.limit, then=Value(None)),
-                    default=F("blocked_until"),
-                    output_field=DateTimeField(),
-                )
-                changes = {"blocked_until": unblock, **changes}
-            ThrottleWindow.objects.filter(
-                scope=slot.rule.scope, key=slot.key, window_start=slot.window_start, count__gt=0
-            ).update(**changes)
+        """Give every count back, in one statement."""
+        if self.slots:
+            _give_back(self.slots)
         self.slots.clear()
 
 
@@ -117,12 +106,16 @@ def reserve(entries: list[tuple[Rule, str]], now: dt.datetime | None = None) -> 
     its key is blocked.
     """
     now = now or timezone.now()
-    slots = [
-        _Slot(rule, hashed_key(rule.scope, key), _window_start(now, rule.window))
-        for rule, key in entries
-    ]
-    # A fixed order of row locks keeps concurrent reservations from deadlocking.
-    slots.sort(key=lambda slot: (slot.rule.scope, slot.key))
+    slots = sorted(
+        {
+            _Slot(rule, hashed_key(rule.scope, key), _window_start(now, rule.window))
+            for rule, key in entries
+        },
+        key=lambda slot: (slot.rule.scope, slot.key),
+    )
+    # Rows are created (and so locked) in this fixed order, and the counting
+    # UPDATE finds them through the unique index, so two reservations never
+    # wait on each other in opposite orders; a deadlock is retried anyway.
     # Create missing counter rows first, outside the counting transaction: on
     # MariaDB the INSERT IGNORE would otherwise hold a shared lock that the
     # following UPDATE has to upgrade, and two requests deadlock.
@@ -132,9 +125,7 @@ def reserve(entries: list[tuple[Rule, str]], now: dt.datetime | None = None) -> 
     )
     for attempt in range(_DEADLOCK_RETRIES + 1):
         try:
-            with transaction.atomic():
-                for slot in slots:
-                    _take(slot, now)
+            _take_all(slots, now)
             return Reservation(slots)
         except DatabaseError as err:
             if attempt == _DEADLOCK_RETRIES or not _retryable(err):
@@ -158,37 +149,104 @@ def _retryable(err: DatabaseError) -> bool:
     return bool(args) and args[0] in (1213, 1205)  # MySQL/MariaDB deadlock, lock wait timeout
 
 
-def _take(slot: _Slot, now: dt.datetime) -> None:
-    rule = slot.rule
-    if rule.block:
-        blocked = (
-            ThrottleWindow.objects.filter(scope=rule.scope, key=slot.key, blocked_until__gt=now)
-            .values_list("blocked_until", flat=True)
-            .first()
+class _RuleFull(Exception):
+    """Raised inside the counting transaction to roll it back."""
+
+
+def _take_all(slots: list[_Slot], now: dt.datetime) -> None:
+    """Count every slot in one UPDATE, or none; raise :class:`Throttled` otherwise.
+
+    One statement for the whole reservation, whatever the number of rules:
+    each row is matched by its unique key *and* ``count < limit``, so the
+    number of rows updated tells whether every rule had room. If one had not,
+    the transaction rolls back and the other rules keep their counts.
+    """
+    try:
+        with transaction.atomic():
+            _raise_if_blocked(slots, now)
+            changes: dict[str, Any] = {"count": F("count") + 1}
+            blocking = [slot for slot in slots if slot.rule.block]
+            if blocking:
+                # The event that reaches a limit also starts its block, in the same
+                # statement. blocked_until comes first and tests the old count:
+                # PostgreSQL evaluates every SET expression on the old row, MySQL and
+                # MariaDB from left to right.
+                starts = [
+                    When(
+                        _row(slot),
+                        count__gte=slot.rule.limit - 1,
+                        then=Value(now + dt.timedelta(seconds=slot.rule.block)),
+                    )
+                    for slot in blocking
+                ]
+                changes = {"blocked_until": _blocked_until(starts), **changes}
+            with_room = _any_row(slots, lambda slot: Q(count__lt=slot.rule.limit))
+            if ThrottleWindow.objects.filter(with_room).update(**changes) != len(slots):
+                raise _RuleFull
+    except _RuleFull:
+        raise Throttled(retry_after=_seconds_until_room(slots, now)) from None
+
+
+def _raise_if_blocked(slots: list[_Slot], now: dt.datetime) -> None:
+    """One read for every blocking rule: a block may outlast the window that set it."""
+    blocking = [slot for slot in slots if slot.rule.block]
+    if not blocking:
+        return
+    keys = Q()
+    for slot in blocking:
+        keys |= Q(scope=slot.rule.scope, key=slot.key)
+    blocked = (
+        ThrottleWindow.objects.filter(keys, blocked_until__gt=now)
+        .order_by("-blocked_until")
+        .values_list("blocked_until", flat=True)
+        .first()
+    )
+    if blocked:
+        raise Throttled(retry_after=_seconds_until(blocked, now))
+
+
+def _seconds_until_room(slots: list[_Slot], now: dt.datetime) -> int:
+    """After a refused reservation: until the last full rule's window ends."""
+    counts = {
+        (scope, key): count
+        for scope, key, count in ThrottleWindow.objects.filter(_any_row(slots)).values_list(
+            "scope", "key", "count"
         )
-        if blocked:
-            raise Throttled(retry_after=_seconds_until(blocked, now))
-    changes: dict[str, Any] = {"count": F("count") + 1}
-    if rule.block:
-        # The event that reaches the limit also starts the block, in the same
-        # statement. blocked_until comes first and tests the old count:
-        # PostgreSQL evaluates every SET expression on the old row, MySQL and
-        # MariaDB from left to right.
-        block = Case(
-            When(
-                count__gte=rule.limit - 1,
-                then=Value(now + dt.timedelta(seconds=rule.block)),
-            ),
-            default=F("blocked_until"),
-            output_field=DateTimeField(),
-        )
-        changes = {"blocked_until": block, **changes}
-    counted = ThrottleWindow.objects.filter(
-        scope=rule.scope, key=slot.key, window_start=slot.window_start, count__lt=rule.limit
-    ).update(**changes)
-    if not counted:
-        window_end = slot.window_start + dt.timedelta(seconds=rule.window)
-        raise Throttled(retry_after=_seconds_until(window_end, now))
+    }
+    ends = [
+        slot.window_start + dt.timedelta(seconds=slot.rule.window)
+        for slot in slots
+        if counts.get((slot.rule.scope, slot.key), 0) >= slot.rule.limit
+    ]
+    # Another request may have given its count back since: then any time will do.
+    return _seconds_until(max(ends), now) if ends else 1
+
+
+def _give_back(slots: list[_Slot]) -> None:
+    """Undo one count per slot in one UPDATE; a block set by the count goes with it."""
+    changes: dict[str, Any] = {"count": F("count") - 1}
+    blocking = [slot for slot in slots if slot.rule.block]
+    if blocking:
+        # Once back under the limit, the key is free (see _take_all for the order).
+        ends = [When(_row(slot), count__lte=slot.rule.limit, then=Value(None)) for slot in blocking]
+        changes = {"blocked_until": _blocked_until(ends), **changes}
+    ThrottleWindow.objects.filter(_any_row(slots), count__gt=0).update(**changes)
+
+
+def _row(slot: _Slot) -> Q:
+    return Q(scope=slot.rule.scope, key=slot.key, window_start=slot.window_start)
+
+
+def _any_row(slots: list[_Slot], extra: Any = None) -> Q:
+    """The rows of ``slots``, each with its own extra condition."""
+    matched = Q()
+    for slot in slots:
+        matched |= (_row(slot) & extra(slot)) if extra else _row(slot)
+    return matched
+
+
+def _blocked_until(whens: list[When]) -> Case:
+    return Case(*whens, default=F("blocked_until"), output_field=DateTimeField())
 
 
 def purge_expired(now: dt.datetime | None = None, keep_seconds: int = 2 * 86400) -> int:

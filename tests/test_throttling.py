@@ -1,0 +1,113 @@
+"""The throttle primitive: one reservation counts every rule, or none, in one statement."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from django_authy2fa import throttling
+from django_authy2fa.exceptions import Throttled
+from django_authy2fa.models import ThrottleWindow
+from django_authy2fa.throttling import Rule
+
+pytestmark = pytest.mark.django_db
+
+# 10:00:30 UTC: 30 s into the 10:00 window of a 60-second rule and of an hour rule.
+NOW = dt.datetime(2026, 3, 2, 10, 0, 30, tzinfo=dt.timezone.utc)
+MINUTE = Rule("test_minute", limit=3, window=60)
+HOUR = Rule("test_hour", limit=5, window=3600)
+BLOCKING = Rule("test_blocking", limit=2, window=60, block=600)
+
+
+def count(rule: Rule, key: str) -> int:
+    """The stored count of ``rule`` for ``key`` (0 when no row exists yet)."""
+    rows = ThrottleWindow.objects.filter(
+        scope=rule.scope, key=throttling.hashed_key(rule.scope, key)
+    )
+    return sum(rows.values_list("count", flat=True))
+
+
+def statements(captured) -> list[str]:
+    """What the database was asked to do, without transaction control."""
+    return [
+        q["sql"].split(None, 1)[0].upper()
+        for q in captured.captured_queries
+        if not q["sql"].upper().startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK"))
+    ]
+
+
+def test_every_rule_is_counted_in_one_update_whatever_their_number():
+    rules = [(MINUTE, "alice"), (HOUR, "alice"), (MINUTE, "10.0.0.1"), (HOUR, "10.0.0.1")]
+    with CaptureQueriesContext(connection) as captured:
+        throttling.reserve(rules, NOW)
+    assert statements(captured) == ["INSERT", "UPDATE"]
+    assert [count(rule, key) for rule, key in rules] == [1, 1, 1, 1]
+
+
+def test_blocking_rules_add_one_read_for_all_of_their_blocks():
+    rules = [(BLOCKING, "alice"), (BLOCKING, "10.0.0.1"), (HOUR, "alice")]
+    with CaptureQueriesContext(connection) as captured:
+        throttling.reserve(rules, NOW)
+    assert statements(captured) == ["INSERT", "SELECT", "UPDATE"]
+
+
+def test_a_full_rule_refuses_the_event_and_no_other_rule_counts_it():
+    for _ in range(MINUTE.limit):
+        throttling.reserve([(MINUTE, "alice")], NOW)
+
+    with pytest.raises(Throttled) as refused:
+        throttling.reserve([(HOUR, "alice"), (MINUTE, "alice"), (HOUR, "bob")], NOW)
+
+    # The minute window opened at 10:00:00 and ends at 10:01:00, 30 s from now.
+    assert refused.value.retry_after == 31
+    assert count(MINUTE, "alice") == MINUTE.limit
+    assert count(HOUR, "alice") == 0
+    assert count(HOUR, "bob") == 0
+
+
+def test_with_two_full_rules_the_wait_is_until_the_later_one_has_room():
+    for _ in range(MINUTE.limit):
+        throttling.reserve([(MINUTE, "alice")], NOW)
+    for _ in range(HOUR.limit):
+        throttling.reserve([(HOUR, "alice")], NOW)
+
+    with pytest.raises(Throttled) as refused:
+        throttling.reserve([(MINUTE, "alice"), (HOUR, "alice")], NOW)
+
+    # The hour window ends at 11:00:00.
+    assert refused.value.retry_after == 3600 - 30 + 1
+
+
+def test_the_same_rule_and_key_twice_counts_once():
+    throttling.reserve([(MINUTE, "alice"), (MINUTE, "alice")], NOW)
+    assert count(MINUTE, "alice") == 1
+
+
+def test_reaching_a_blocking_limit_blocks_the_key_past_its_window():
+    throttling.reserve([(BLOCKING, "alice")], NOW)
+    assert not ThrottleWindow.objects.exclude(blocked_until=None).exists()
+    throttling.reserve([(BLOCKING, "alice")], NOW)  # the second of two: the block starts
+
+    later = NOW + dt.timedelta(seconds=120)  # a new window, with room in it
+    with pytest.raises(Throttled) as refused:
+        throttling.reserve([(BLOCKING, "alice"), (HOUR, "alice")], later)
+    assert refused.value.retry_after == BLOCKING.block - 120 + 1
+    assert count(HOUR, "alice") == 0
+    # Someone else is not blocked.
+    throttling.reserve([(BLOCKING, "bob")], later)
+
+
+def test_release_gives_every_count_back_in_one_update_and_lifts_the_block_it_set():
+    throttling.reserve([(BLOCKING, "alice")], NOW)
+    last = throttling.reserve([(BLOCKING, "alice"), (HOUR, "alice"), (MINUTE, "bob")], NOW)
+    assert ThrottleWindow.objects.exclude(blocked_until=None).count() == 1
+
+    with CaptureQueriesContext(connection) as captured:
+        last.release()
+
+    assert statements(captured) == ["UPDATE"]
+    assert [count(BLOCKING, "alice"), count(HOUR, "alice"), count(MINUTE, "bob")] == [1, 0, 0]
+    assert not ThrottleWindow.objects.exclude(blocked_until=None).exists()
+    last.release()  # a second release changes nothing
+    assert count(BLOCKING, "alice") == 1
