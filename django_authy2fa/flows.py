@@ -183,7 +183,7 @@ def _profile_with_factors(user: Any) -> TwoFactorProfile | None:
     Every page of a pending login needs the methods on offer; this is what
     they cost.
     """
-    return (
+    profile = (
         TwoFactorProfile.objects.filter(user=user)
         .annotate(
             has_app=Exists(
@@ -195,6 +195,9 @@ def _profile_with_factors(user: Any) -> TwoFactorProfile | None:
         )
         .first()
     )
+    if profile is not None:
+        profile.user = user  # the caller's user: sending a code reads its e-mail, not a copy
+    return profile
 
 
 def _provider_or_none():

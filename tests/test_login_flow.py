@@ -1,9 +1,13 @@
 """The second step through the pages, as a browser (and an attacker) sees it."""
 
+import re
+
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from django_authy2fa.models import AuditEvent, ChallengeStatus, LoginChallenge, TwoFactorProfile
 from django_authy2fa.providers import locmem
@@ -39,6 +43,24 @@ def test_full_login_reaches_the_protected_page(alice, browser):
     assert page.status_code == 200
     assert page.content == b"secret page of alice"
     assert browser.session[SESSION_KEY] == str(alice.pk)
+
+
+def test_the_steps_after_the_password_read_the_user_only_with_the_attempt(alice, browser):
+    browser.password_step()
+    steps = {}
+    for name, step in [
+        ("send", browser.send_code),
+        ("code", lambda: browser.enter_code(locmem.outbox[-1].code)),
+    ]:
+        with CaptureQueriesContext(connection) as captured:
+            step()
+        # Read now: the next request empties the connection's query log.
+        steps[name] = [q["sql"] for q in captured.captured_queries]
+    assert browser.get("/protected/").status_code == 200
+    for name, statements in steps.items():
+        assert statements, f"the {name} step ran no query: nothing was checked"
+        users_read = [sql for sql in statements if re.search(r'FROM "auth_user"', sql)]
+        assert users_read == [], name
 
 
 def test_wrong_password_shows_the_form_again_and_starts_nothing(alice, browser):
