@@ -672,6 +672,7 @@ def main(argv: list[str] | None = None) -> int:
     results["seconds"] = time.perf_counter() - began
     results["started_at"] = started_at.strftime("%Y-%m-%d %H:%M UTC")
     results["notes"] = run.notes
+    results["quick"] = args.quick
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
