@@ -81,7 +81,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is None:
         return None
     if isinstance(exc, drf.ValidationError):
-        response.data = {"code": "invalid", "detail": "Invalid input.", "fields": exc.detail}
+        response.data = {
+            "code": "invalid",
+            "detail": str(drf.ValidationError.default_detail),  # DRF's, in its translations
+            "fields": exc.detail,
+        }
     elif isinstance(exc, drf.PermissionDenied) and "CSRF" in str(exc.detail):
         response.data = {"code": "csrf_failed", "detail": str(exc.detail)}
     elif isinstance(exc, drf.APIException):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -29,10 +30,10 @@ class SafeJSONParser(JSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError as err:
-            raise ParseError("JSON nested too deeply.") from err
+            raise ParseError(_("JSON nested too deeply.")) from err
         try:
             if _has_lone_surrogate(data):
-                raise ParseError("JSON contains invalid characters.")
+                raise ParseError(_("JSON contains invalid characters."))
         except RecursionError as err:  # pragma: no cover - the parser bounds depth first
-            raise ParseError("JSON nested too deeply.") from err
+            raise ParseError(_("JSON nested too deeply.")) from err
         return data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
 
@@ -19,7 +20,7 @@ class IsTwoFactorVerified(BasePermission):
     other authentication (Basic, DRF tokens) passes only for users without 2FA.
     """
 
-    message = "Two-step verification required."
+    message = _("Two-step verification required.")
 
     def has_permission(self, request: Any, view: Any) -> bool:
         user = request.user

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth import authenticate, logout
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
@@ -302,7 +303,7 @@ class EnrollAppView(PreAuthView):
         try:
             enrollment = flows.start_app_enrollment(user)
         except totp.AlreadyConfirmed as err:
-            raise PermissionDenied("An authenticator app is already set up.") from err
+            raise PermissionDenied(_("An authenticator app is already set up.")) from err
         body = {
             "provisioning_uri": enrollment.provisioning_uri,
             "manual_key": enrollment.manual_key,
@@ -348,7 +349,7 @@ def _authenticated(request: Request) -> tuple[Any, Any]:
             request.user, request.auth = result
             if IsTwoFactorVerified().has_permission(request, None):
                 return result
-    raise PermissionDenied("Sign in first.")
+    raise PermissionDenied(_("Sign in first."))
 
 
 def _prove_step_up(request: Request, data: dict[str, Any]) -> tuple[ClientInfo, Any]:

@@ -77,6 +77,7 @@ from django_authy2fa.exceptions import (
     ProviderThrottled,
     ProviderUnavailable,
     ProviderUserNotFound,
+    _,
 )
 
 __all__ = [
@@ -474,7 +475,7 @@ def _authy_id_from_answer(value: Any) -> str | None:
 
 def _clean_token(token: Any) -> str:
     if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
-        raise InvalidTokenFormat("Enter the code as 6 to 10 digits.")
+        raise InvalidTokenFormat(_("Enter the code as 6 to 10 digits."))
     return token
 
 
@@ -486,12 +487,12 @@ def _clean_uuid(value: Any) -> str:
 
 def _clean_country_code(value: Any) -> int:
     if isinstance(value, bool):
-        raise InvalidPhoneNumber("The country calling code is invalid.")
+        raise InvalidPhoneNumber(_("The country calling code is invalid."))
     if isinstance(value, str) and _COUNTRY_CODE_RE.fullmatch(value):
         value = int(value.lstrip("+"))
     if isinstance(value, int) and 1 <= value <= 999:
         return value
-    raise InvalidPhoneNumber("The country calling code is invalid.")
+    raise InvalidPhoneNumber(_("The country calling code is invalid."))
 
 
 def _clean_phone(phone_number: Any, country_code: int) -> str:

@@ -62,6 +62,7 @@ from django_authy2fa.exceptions import (
     ProviderError,
     ProviderThrottled,
     ProviderUnavailable,
+    _,
 )
 
 __all__ = [
@@ -304,11 +305,11 @@ class Reply:
 def clean_email(email: Any) -> str:
     """An e-mail address as Django validates it, at most 254 characters (RFC 5321)."""
     if not isinstance(email, str) or len(email) > MAX_EMAIL_LENGTH:
-        raise InvalidInput("Enter a valid email address.")
+        raise InvalidInput(_("Enter a valid email address."))
     try:
         validate_email(email)
     except ValidationError:
-        raise InvalidInput("Enter a valid email address.") from None
+        raise InvalidInput(_("Enter a valid email address.")) from None
     return email
 
 

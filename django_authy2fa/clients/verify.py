@@ -71,6 +71,7 @@ from django_authy2fa.exceptions import (
     ProviderThrottled,
     ProviderUnavailable,
     UnsupportedChannel,
+    _,
 )
 
 __all__ = [
@@ -371,7 +372,7 @@ def _clean_recipient(to: Any, channel: str | None) -> str:
 
 def _clean_code(code: Any) -> str:
     if not isinstance(code, str) or not _CODE_RE.fullmatch(code):
-        raise InvalidTokenFormat("Enter the code as 4 to 10 digits.")
+        raise InvalidTokenFormat(_("Enter the code as 4 to 10 digits."))
     return code
 
 
@@ -698,7 +699,7 @@ def _mask_recipient(value: Any) -> str | None:
         return None
     value = value[:MAX_EMAIL_LENGTH]
     if "@" in value:
-        local, _, domain = value.rpartition("@")
+        local, _at, domain = value.rpartition("@")
         return f"{local[:1]}***@{domain}"
     prefix = "+" if value.startswith("+") else ""
     digits = value[len(prefix) :]
