@@ -530,19 +530,19 @@ def isolated(world: World):
     credentials = [dict(getattr(c, "_credentials", {})) for c in clients]
     outbox = list(locmem.outbox)
     pushes = dict(locmem.pushes)
-    savepoint = transaction.savepoint()
-    try:
-        yield
-    finally:
-        transaction.savepoint_rollback(savepoint)
-        for client, saved, creds in zip(clients, cookies, credentials, strict=True):
-            client.cookies = saved
-            if isinstance(client, APIClient):
-                client.credentials(**creds)
-        locmem.outbox[:] = outbox
-        locmem.pushes.clear()
-        locmem.pushes.update(pushes)
-        cache.clear()
+    with transaction.atomic():
+        try:
+            yield
+        finally:
+            transaction.set_rollback(True)
+            for client, saved, creds in zip(clients, cookies, credentials, strict=True):
+                client.cookies = saved
+                if isinstance(client, APIClient):
+                    client.credentials(**creds)
+            locmem.outbox[:] = outbox
+            locmem.pushes.clear()
+            locmem.pushes.update(pushes)
+            cache.clear()
 
 
 def post_page(browser: Browser, path: str, fields: dict[str, Any], *, multipart: bool):

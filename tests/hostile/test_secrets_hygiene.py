@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import django
 import phonenumbers
 import pytest
 from django.conf import settings as django_settings
@@ -114,7 +115,10 @@ class Capture:
 
 @pytest.fixture
 def capture(settings):
-    settings.ADMINS = [("Ops", "ops@example.com")]
+    # Django 6 takes addresses; (name, address) pairs are deprecated there.
+    settings.ADMINS = (
+        ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
+    )
     settings.DEBUG = False
     sink = Capture()
     handler = _ListHandler(sink.records)
