@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import django
 from django.conf import settings
 from django.core import checks
 
@@ -149,5 +150,30 @@ def check_drf_authentication(app_configs: Any = None, **kwargs: Any) -> list[che
             "TwoFactorBasicAuthentication / TwoFactorDRFTokenAuthentication wrappers, and "
             "IsTwoFactorVerified as the default permission.",
             id="authy2fa.W004",
+        )
+    ]
+
+
+#: Django's default filter, which hides ``HTTP_AUTHORIZATION`` only from Django 5.0.
+DJANGO_DEFAULT_REPORTER_FILTER = "django.views.debug.SafeExceptionReporterFilter"
+
+
+@checks.register(checks.Tags.security)
+def check_exception_reporter_filter(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """W005: on Django 4.2, API tokens in the Authorization header reach error reports."""
+    if django.VERSION >= (5, 0) or "rest_framework" not in settings.INSTALLED_APPS:
+        return []
+    if settings.DEFAULT_EXCEPTION_REPORTER_FILTER != DJANGO_DEFAULT_REPORTER_FILTER:
+        return []  # the site chose its own filter: its business
+    return [
+        checks.Warning(
+            "Django 4.2's error reports and error e-mails show the Authorization header, "
+            "and with it the API tokens of this app (and any DRF token or Basic password).",
+            hint="Set DEFAULT_EXCEPTION_REPORTER_FILTER = "
+            "'django_authy2fa.reporting.ExceptionReporterFilter', which hides it as "
+            "Django 5.0 and later do.",
+            id="authy2fa.W005",
         )
     ]

@@ -16,7 +16,7 @@
 #
 # The core suite leaves out the slow reliability suites (tests/hostile,
 # tests/faults, tests/concurrency, tests/deploy), the browser test and the
-# schema fuzz run: the main CI run covers them on the pinned Django, and the
+# schema fuzz run (the Django 4.2 legs keep tests/hostile): the main CI run covers them on the pinned Django, and the
 # Django 6 leg runs them all. The core legs always use SQLite and the local-memory
 # cache; the Django 6 leg honours DATABASE_URL and CACHE_URL (CI points them at
 # PostgreSQL and Redis so the race and two-server suites run there too).
@@ -34,6 +34,9 @@ CORE_ARGS=(
   --ignore=tests/e2e
   --deselect=tests/api/test_schema.py::test_schema_driven_fuzzing_finds_no_server_error
 )
+# Django 4.2 legs also run the hostile-input and secrets suites: what Django
+# itself masks in error reports and how it treats out-of-range ids differ there.
+CORE_AND_HOSTILE_ARGS=("${CORE_ARGS[@]:1}")
 
 log() { printf '\n=== %s\n' "$*"; }
 die() { printf 'matrix: %s\n' "$*" >&2; exit 1; }
@@ -65,7 +68,7 @@ configure_leg() {
   case $1 in
     py311-dj42)
       PY_VERSION=3.11 DJANGO_SPEC="Django>=4.2,<4.3" EXTRAS="test,drf,docs-ui"
-      PYTEST_ARGS=("${CORE_ARGS[@]}") ;;
+      PYTEST_ARGS=("${CORE_AND_HOSTILE_ARGS[@]}") ;;
     py311-dj52)
       PY_VERSION=3.11 DJANGO_SPEC="Django>=5.2,<5.3" EXTRAS="test,drf,docs-ui"
       PYTEST_ARGS=("${CORE_ARGS[@]}") ;;
@@ -74,7 +77,7 @@ configure_leg() {
       PYTEST_ARGS=("${CORE_ARGS[@]}") ;;
     py310-dj42)
       PY_VERSION=3.10 DJANGO_SPEC="Django>=4.2,<4.3" EXTRAS="test,drf,docs-ui"
-      PYTEST_ARGS=("${CORE_ARGS[@]}") ;;
+      PYTEST_ARGS=("${CORE_AND_HOSTILE_ARGS[@]}") ;;
     py313-dj52)
       PY_VERSION=3.13 DJANGO_SPEC="Django>=5.2,<5.3" EXTRAS="test,drf,docs-ui"
       PYTEST_ARGS=("${CORE_ARGS[@]}") ;;

@@ -104,3 +104,30 @@ def test_password_only_drf_classes_warn_w004(settings):
     messages = check_drf_authentication()
     assert ids(messages) == ["authy2fa.W004"]
     assert "BasicAuthentication" in messages[0].msg
+
+
+def test_w005_asks_django_42_sites_with_the_api_to_hide_the_authorization_header(
+    settings, monkeypatch
+):
+    import django
+
+    from django_authy2fa.checks import check_exception_reporter_filter
+
+    if "rest_framework" not in settings.INSTALLED_APPS:
+        pytest.skip("without DRF there is no API token to hide")
+    settings.DEFAULT_EXCEPTION_REPORTER_FILTER = "django.views.debug.SafeExceptionReporterFilter"
+    monkeypatch.setattr(django, "VERSION", (5, 0, 0, "final", 0))
+    assert check_exception_reporter_filter() == []  # Django 5 hides the header itself
+    monkeypatch.setattr(django, "VERSION", (4, 2, 20, "final", 0))
+    assert ids(check_exception_reporter_filter()) == ["authy2fa.W005"]
+    settings.DEFAULT_EXCEPTION_REPORTER_FILTER = "django_authy2fa.reporting.ExceptionReporterFilter"
+    assert check_exception_reporter_filter() == []
+
+
+def test_the_reporter_filter_hides_the_authorization_header(rf):
+    from django_authy2fa.reporting import ExceptionReporterFilter
+
+    request = rf.get("/api/2fa/status/", HTTP_AUTHORIZATION="Bearer a2fa_secret-token")
+    meta = ExceptionReporterFilter().get_safe_request_meta(request)
+    assert meta["HTTP_AUTHORIZATION"] == ExceptionReporterFilter.cleansed_substitute
+    assert "a2fa_secret-token" not in repr(meta)

@@ -25,6 +25,7 @@ from rest_framework.test import APIClient
 from django_authy2fa import urls as page_urls
 from django_authy2fa.api import urls as api_urls
 from django_authy2fa.models import APIToken, LoginChallenge
+from django_authy2fa.urls import RowIdConverter
 
 from ..helpers import PASSWORD, Browser, make_user
 from .support import Tally, World, build_world, diff, form_body, isolated, snapshot
@@ -64,6 +65,7 @@ def sample_kwargs(pattern: URLPattern) -> dict[str, Any]:
     """A value for every converter of the route, whatever converters it uses."""
     samples = {
         IntConverter: 1,
+        RowIdConverter: 1,
         UUIDConverter: uuid.uuid4(),
         SlugConverter: "x",
         PathConverter: "x/y",
