@@ -586,11 +586,13 @@ def _login(w, results: dict[str, Any]) -> None:
     if throttle:
         w(
             f"\n{throttle} of this app's {len(counted)} statements are throttle counters "
-            f"(`django_authy2fa/throttling.py`). Each `reserve()` is one `INSERT … ON CONFLICT` "
-            f"that creates the windows, one `SELECT` of the blocks when a rule can block, and "
-            f"one conditional `UPDATE` that counts every rule at once (`_take_all()`); a correct "
-            f"password or code gives the counts back in one `UPDATE` "
-            f"(`Reservation.release()`). The password step charges the password rules "
+            f"(`django_authy2fa/throttling.py`). Each `reserve()` is one `SELECT` of its "
+            f"counts and blocks (a blocked key is refused there, without a write), then one "
+            f"conditional `UPDATE` per rule, row by row in a fixed order so that concurrent "
+            f"reservations cannot deadlock (`_take_all()`); a window's first event also "
+            f"creates its row (`INSERT … ON CONFLICT`). A correct password or code gives the "
+            f"counts back, one `UPDATE` per rule (`Reservation.release()`). The password "
+            f"step charges the password rules "
             f"(`password_rules()`); the code step charges the IP, the login attempt and the "
             f"account (`flows._charge`), the account under a row lock. Counting before checking "
             f"is what keeps the limits exact under concurrency; the price is paid on every "

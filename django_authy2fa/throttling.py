@@ -3,10 +3,11 @@
 Two mechanisms:
 
 * :func:`reserve` counts one event under several fixed-window rules at once
-  (sends per user, per phone, per IP; wrong codes per IP). The counts are one
-  conditional ``UPDATE ... WHERE count < limit`` over all the rules' rows; the
-  database applies it atomically, so N concurrent requests can never pass a
-  limit of N-1. If any rule is full, the whole reservation rolls back.
+  (sends per user, per phone, per IP; wrong codes per IP). Each count is a
+  conditional ``UPDATE ... WHERE count < limit`` on one row, which the
+  database applies atomically, so N concurrent requests can never pass a
+  limit of N-1. Rows are locked in one fixed order, so reservations do not
+  deadlock. If any rule is full, the whole reservation rolls back.
 * :func:`charge_account_attempt` charges a user's consecutive-failure counter
   *before* a code is checked, under a row lock. Charging first is what makes
   "lock after 10" exact when 50 guesses arrive at once: the 11th finds the lock.
@@ -21,11 +22,12 @@ import datetime as dt
 import ipaddress
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DatabaseError, transaction
-from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -62,7 +64,7 @@ class Reservation:
     slots: list[_Slot] = field(default_factory=list)
 
     def release(self) -> None:
-        """Give every count back, in one statement."""
+        """Give every count back (once; a second call does nothing)."""
         if self.slots:
             _give_back(self.slots)
         self.slots.clear()
@@ -106,35 +108,39 @@ def reserve(entries: list[tuple[Rule, str]], now: dt.datetime | None = None) -> 
     its key is blocked.
     """
     now = now or timezone.now()
-    slots = sorted(
-        {
-            _Slot(rule, hashed_key(rule.scope, key), _window_start(now, rule.window))
-            for rule, key in entries
-        },
-        key=lambda slot: (slot.rule.scope, slot.key),
-    )
-    # Rows are created (and so locked) in this fixed order, and the counting
-    # UPDATE finds them through the unique index, so two reservations never
-    # wait on each other in opposite orders; a deadlock is retried anyway.
-    # Create missing counter rows first, outside the counting transaction: on
-    # MariaDB the INSERT IGNORE would otherwise hold a shared lock that the
-    # following UPDATE has to upgrade, and two requests deadlock.
-    ThrottleWindow.objects.bulk_create(
-        [ThrottleWindow(scope=s.rule.scope, key=s.key, window_start=s.window_start) for s in slots],
-        ignore_conflicts=True,
-    )
+    slots = _sorted_slots(entries, now)
+    _retrying_deadlocks(lambda: _take_all(slots, now))
+    return Reservation(slots)
+
+
+def _sorted_slots(entries: list[tuple[Rule, str]], now: dt.datetime) -> list[_Slot]:
+    """One slot per distinct row, in the one order every reservation locks rows in."""
+    unique: dict[tuple[str, str, dt.datetime], _Slot] = {}
+    for rule, key in entries:
+        slot = _Slot(rule, hashed_key(rule.scope, key), _window_start(now, rule.window))
+        if unique.setdefault(_row_id(slot), slot).rule != rule:
+            raise ValueError(f"Two different throttle rules share the scope {rule.scope!r}.")
+    return [unique[row] for row in sorted(unique)]
+
+
+_DEADLOCK_RETRIES = 3
+
+
+def _retrying_deadlocks(work: Callable[[], None]) -> None:
+    """Run ``work`` again after a deadlock, with jitter, when no caller's transaction is open.
+
+    Rows are always locked in the same order, so deadlocks between two
+    reservations should not happen; other writers of the table (a purge, a
+    site's own code) are not bound by that order.
+    """
     for attempt in range(_DEADLOCK_RETRIES + 1):
         try:
-            _take_all(slots, now)
-            return Reservation(slots)
+            work()
+            return
         except DatabaseError as err:
             if attempt == _DEADLOCK_RETRIES or not _retryable(err):
                 raise
             time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))  # noqa: S311 - jitter only
-    raise AssertionError("unreachable")
-
-
-_DEADLOCK_RETRIES = 3
 
 
 def _retryable(err: DatabaseError) -> bool:
@@ -149,104 +155,140 @@ def _retryable(err: DatabaseError) -> bool:
     return bool(args) and args[0] in (1213, 1205)  # MySQL/MariaDB deadlock, lock wait timeout
 
 
-class _RuleFull(Exception):
+class _Refused(Exception):
     """Raised inside the counting transaction to roll it back."""
+
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
 
 
 def _take_all(slots: list[_Slot], now: dt.datetime) -> None:
-    """Count every slot in one UPDATE, or none; raise :class:`Throttled` otherwise.
+    """Count every slot, or none; raise :class:`Throttled` otherwise.
 
-    One statement for the whole reservation, whatever the number of rules:
-    each row is matched by its unique key *and* ``count < limit``, so the
-    number of rows updated tells whether every rule had room. If one had not,
-    the transaction rolls back and the other rules keep their counts.
+    One read finds the rows that exist and any block; a blocked key is
+    refused without taking a lock. Then one conditional UPDATE per row, in
+    the sorted order of the slots, each row created first if the read did
+    not see it. Each UPDATE finds its row through the unique index, so it
+    locks that row and no other, and two reservations always lock shared
+    rows in the same order: a single UPDATE over all the rows would lock them
+    in whatever order the database scans them (on PostgreSQL, their place in
+    the table), and concurrent reservations deadlock. An UPDATE reads the
+    latest committed count whatever the isolation level, so a rule whose
+    UPDATE matched no row is full now, not in an old snapshot.
     """
+    stored = _stored_rows(slots, now)
+    if stored.blocked_until:
+        full = [slot for slot in slots if stored.counts.get(_row_id(slot), 0) >= slot.rule.limit]
+        raise Throttled(retry_after=_seconds_until_room(full, stored.blocked_until, now))
     try:
         with transaction.atomic():
-            _raise_if_blocked(slots, now)
-            changes: dict[str, Any] = {"count": F("count") + 1}
-            blocking = [slot for slot in slots if slot.rule.block]
-            if blocking:
-                # The event that reaches a limit also starts its block, in the same
-                # statement. blocked_until comes first and tests the old count:
-                # PostgreSQL evaluates every SET expression on the old row, MySQL and
-                # MariaDB from left to right.
-                starts = [
-                    When(
-                        _row(slot),
-                        count__gte=slot.rule.limit - 1,
-                        then=Value(now + dt.timedelta(seconds=slot.rule.block)),
-                    )
-                    for slot in blocking
-                ]
-                changes = {"blocked_until": _blocked_until(starts), **changes}
-            with_room = _any_row(slots, lambda slot: Q(count__lt=slot.rule.limit))
-            if ThrottleWindow.objects.filter(with_room).update(**changes) != len(slots):
-                raise _RuleFull
-    except _RuleFull:
-        raise Throttled(retry_after=_seconds_until_room(slots, now)) from None
+            full = [slot for slot in slots if not _take(slot, now, _row_id(slot) in stored.counts)]
+            if full:
+                raise _Refused(_seconds_until_room(full, None, now))
+    except _Refused as refused:
+        raise Throttled(retry_after=refused.retry_after) from None
 
 
-def _raise_if_blocked(slots: list[_Slot], now: dt.datetime) -> None:
-    """One read for every blocking rule: a block may outlast the window that set it."""
-    blocking = [slot for slot in slots if slot.rule.block]
-    if not blocking:
-        return
-    keys = Q()
-    for slot in blocking:
-        keys |= Q(scope=slot.rule.scope, key=slot.key)
-    blocked = (
-        ThrottleWindow.objects.filter(keys, blocked_until__gt=now)
-        .order_by("-blocked_until")
-        .values_list("blocked_until", flat=True)
-        .first()
-    )
-    if blocked:
-        raise Throttled(retry_after=_seconds_until(blocked, now))
+@dataclass
+class _StoredRows:
+    counts: dict[tuple[str, str, dt.datetime], int]
+    blocked_until: dt.datetime | None
 
 
-def _seconds_until_room(slots: list[_Slot], now: dt.datetime) -> int:
-    """After a refused reservation: until the last full rule's window ends."""
-    counts = {
-        (scope, key): count
-        for scope, key, count in ThrottleWindow.objects.filter(_any_row(slots)).values_list(
-            "scope", "key", "count"
-        )
-    }
-    ends = [
-        slot.window_start + dt.timedelta(seconds=slot.rule.window)
-        for slot in slots
-        if counts.get((slot.rule.scope, slot.key), 0) >= slot.rule.limit
-    ]
-    # Another request may have given its count back since: then any time will do.
-    return _seconds_until(max(ends), now) if ends else 1
+def _row_id(slot: _Slot) -> tuple[str, str, dt.datetime]:
+    return (slot.rule.scope, slot.key, slot.window_start)
+
+
+def _stored_rows(slots: list[_Slot], now: dt.datetime) -> _StoredRows:
+    """One read: the slots' counts, and the latest block on a blocking rule's key.
+
+    A block may outlast the window that set it, so blocks are looked up
+    across windows. This read takes no lock.
+    """
+    wanted = Q()
+    blocking = set()
+    for slot in slots:
+        wanted |= _row_q(slot)
+        if slot.rule.block:
+            wanted |= Q(scope=slot.rule.scope, key=slot.key, blocked_until__gt=now)
+            blocking.add((slot.rule.scope, slot.key))
+    counts: dict[tuple[str, str, dt.datetime], int] = {}
+    blocks = []
+    for scope, key, start, count, blocked_until in ThrottleWindow.objects.filter(
+        wanted
+    ).values_list("scope", "key", "window_start", "count", "blocked_until"):
+        counts[(scope, key, start)] = count
+        if blocked_until and blocked_until > now and (scope, key) in blocking:
+            blocks.append(blocked_until)
+    return _StoredRows(counts, max(blocks, default=None))
+
+
+def _create_row(slot: _Slot) -> None:
+    """Create a counter row at 0 and lock it, or lock the row another request created.
+
+    MySQL and MariaDB: an INSERT IGNORE that meets an existing row takes a
+    shared lock on it, which the count's UPDATE must then upgrade, and two
+    requests doing the same deadlock; ON DUPLICATE KEY UPDATE takes the
+    exclusive lock at once. PostgreSQL's ON CONFLICT DO NOTHING takes none.
+    """
+    row = [ThrottleWindow(scope=slot.rule.scope, key=slot.key, window_start=slot.window_start)]
+    if transaction.get_connection().vendor == "mysql":
+        ThrottleWindow.objects.bulk_create(row, update_conflicts=True, update_fields=["scope"])
+    else:
+        ThrottleWindow.objects.bulk_create(row, ignore_conflicts=True)
+
+
+def _take(slot: _Slot, now: dt.datetime, exists: bool) -> bool:
+    """Count one event in the slot's row if its rule has room; False if it is full."""
+    if not exists:
+        _create_row(slot)
+    rule = slot.rule
+    changes: dict[str, Any] = {"count": F("count") + 1}
+    if rule.block:
+        # The event that reaches the limit also starts the block, in the same
+        # statement. blocked_until comes first and tests the old count:
+        # PostgreSQL evaluates every SET expression on the old row, MySQL and
+        # MariaDB from left to right.
+        starts = When(count__gte=rule.limit - 1, then=Value(now + dt.timedelta(seconds=rule.block)))
+        changes = {"blocked_until": _blocked_until(starts), **changes}
+    return bool(_row(slot).filter(count__lt=rule.limit).update(**changes))
+
+
+def _seconds_until_room(
+    full: list[_Slot], blocked_until: dt.datetime | None, now: dt.datetime
+) -> int:
+    """After a refused reservation: until the block ends and every full window has ended."""
+    ends = [slot.window_start + dt.timedelta(seconds=slot.rule.window) for slot in full]
+    if blocked_until:
+        ends.append(blocked_until)
+    return _seconds_until(max(ends), now)
 
 
 def _give_back(slots: list[_Slot]) -> None:
-    """Undo one count per slot in one UPDATE; a block set by the count goes with it."""
-    changes: dict[str, Any] = {"count": F("count") - 1}
-    blocking = [slot for slot in slots if slot.rule.block]
-    if blocking:
-        # Once back under the limit, the key is free (see _take_all for the order).
-        ends = [When(_row(slot), count__lte=slot.rule.limit, then=Value(None)) for slot in blocking]
-        changes = {"blocked_until": _blocked_until(ends), **changes}
-    ThrottleWindow.objects.filter(_any_row(slots), count__gt=0).update(**changes)
+    """Undo one count per slot, a row at a time in the sorted order.
+
+    Each UPDATE is its own statement and holds one row lock, so a release
+    cannot deadlock with a reservation; a block set by the count goes with it.
+    """
+    for slot in slots:
+        changes: dict[str, Any] = {"count": F("count") - 1}
+        if slot.rule.block:
+            # Once back under the limit, the key is free (see _take for the order).
+            lifted = When(count__lte=slot.rule.limit, then=Value(None))
+            changes = {"blocked_until": _blocked_until(lifted), **changes}
+        _row(slot).filter(count__gt=0).update(**changes)
 
 
-def _row(slot: _Slot) -> Q:
+def _row_q(slot: _Slot) -> Q:
     return Q(scope=slot.rule.scope, key=slot.key, window_start=slot.window_start)
 
 
-def _any_row(slots: list[_Slot], extra: Any = None) -> Q:
-    """The rows of ``slots``, each with its own extra condition."""
-    matched = Q()
-    for slot in slots:
-        matched |= (_row(slot) & extra(slot)) if extra else _row(slot)
-    return matched
+def _row(slot: _Slot) -> QuerySet[ThrottleWindow]:
+    return ThrottleWindow.objects.filter(_row_q(slot))
 
 
-def _blocked_until(whens: list[When]) -> Case:
-    return Case(*whens, default=F("blocked_until"), output_field=DateTimeField())
+def _blocked_until(when: When) -> Case:
+    return Case(when, default=F("blocked_until"), output_field=DateTimeField())
 
 
 def purge_expired(now: dt.datetime | None = None, keep_seconds: int = 2 * 86400) -> int:

@@ -278,3 +278,21 @@ def test_someone_elses_trusted_browser_cannot_be_revoked():
     browser.submit(f"/account/2fa/manage/browsers/{theirs.pk}/revoke/")
     theirs.refresh_from_db()
     assert theirs.revoked_at is None
+
+
+def test_a_revoke_id_beyond_64_bits_is_a_404_and_revokes_nothing():
+    alice = make_user("alice")
+    from django.utils import timezone
+
+    mine = TrustedBrowser.objects.create(
+        user=alice, token_digest="y" * 64, profile_version=1, expires_at=timezone.now()
+    )
+    browser = Browser()
+    browser.full_login()
+    # An id that fits the column but names no browser of theirs: back to the page.
+    assert browser.submit(f"/account/2fa/manage/browsers/{'9' * 18}/revoke/").status_code == 302
+    for huge in ("9" * 19, "1" + "0" * 19, "9" * 40):
+        answer = browser.submit(f"/account/2fa/manage/browsers/{huge}/revoke/")
+        assert answer.status_code == 404
+    mine.refresh_from_db()
+    assert mine.revoked_at is None

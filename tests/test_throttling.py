@@ -1,4 +1,4 @@
-"""The throttle primitive: one reservation counts every rule, or none, in one statement."""
+"""The throttle primitive: one reservation counts every rule, or none, locking rows in order."""
 
 import datetime as dt
 
@@ -37,19 +37,48 @@ def statements(captured) -> list[str]:
     ]
 
 
-def test_every_rule_is_counted_in_one_update_whatever_their_number():
+def updated_rows(captured) -> list[tuple[str, str]]:
+    """The (scope, key) of each counter row the UPDATEs named, in statement order."""
+    return [
+        (q["sql"].split("scope")[1].split("'")[1], q["sql"].split("key")[1].split("'")[1])
+        for q in captured.captured_queries
+        if q["sql"].startswith("UPDATE")
+    ]
+
+
+def test_every_rule_is_counted_by_one_update_of_its_own_row_in_a_fixed_order():
     rules = [(MINUTE, "alice"), (HOUR, "alice"), (MINUTE, "10.0.0.1"), (HOUR, "10.0.0.1")]
     with CaptureQueriesContext(connection) as captured:
         throttling.reserve(rules, NOW)
-    assert statements(captured) == ["INSERT", "UPDATE"]
+    # One read, then for each row: created (the first use of these windows), counted.
+    assert statements(captured) == ["SELECT", *["INSERT", "UPDATE"] * 4]
     assert [count(rule, key) for rule, key in rules] == [1, 1, 1, 1]
+    # Whatever order the rules come in, rows are locked sorted by scope, key, window:
+    # two reservations sharing rows never wait on each other in opposite orders.
+    with CaptureQueriesContext(connection) as again:
+        throttling.reserve(list(reversed(rules)), NOW)
+    assert statements(again) == ["SELECT", "UPDATE", "UPDATE", "UPDATE", "UPDATE"]
+    locked = updated_rows(captured)
+    assert updated_rows(again) == locked == sorted(locked)
 
 
-def test_blocking_rules_add_one_read_for_all_of_their_blocks():
+def test_blocks_are_found_by_the_same_read_and_refused_without_a_write():
     rules = [(BLOCKING, "alice"), (BLOCKING, "10.0.0.1"), (HOUR, "alice")]
-    with CaptureQueriesContext(connection) as captured:
-        throttling.reserve(rules, NOW)
-    assert statements(captured) == ["INSERT", "SELECT", "UPDATE"]
+    for _ in range(BLOCKING.limit):
+        throttling.reserve(rules[:1], NOW)
+    later = NOW + dt.timedelta(seconds=120)  # a new window of the blocking rule
+
+    with CaptureQueriesContext(connection) as captured, pytest.raises(Throttled):
+        throttling.reserve(rules, later)
+
+    assert statements(captured) == ["SELECT"]
+
+
+def test_two_rules_sharing_a_scope_are_a_programming_error():
+    other = Rule(MINUTE.scope, limit=99, window=60)
+    with pytest.raises(ValueError, match="test_minute"):
+        throttling.reserve([(MINUTE, "alice"), (other, "alice")], NOW)
+    assert not ThrottleWindow.objects.exists()
 
 
 def test_a_full_rule_refuses_the_event_and_no_other_rule_counts_it():
@@ -94,11 +123,23 @@ def test_reaching_a_blocking_limit_blocks_the_key_past_its_window():
         throttling.reserve([(BLOCKING, "alice"), (HOUR, "alice")], later)
     assert refused.value.retry_after == BLOCKING.block - 120 + 1
     assert count(HOUR, "alice") == 0
+    assert count(BLOCKING, "alice") == 2  # the refused event counted nowhere
     # Someone else is not blocked.
     throttling.reserve([(BLOCKING, "bob")], later)
 
 
-def test_release_gives_every_count_back_in_one_update_and_lifts_the_block_it_set():
+def test_a_block_and_a_longer_full_window_wait_for_the_later_of_the_two():
+    for _ in range(BLOCKING.limit):
+        throttling.reserve([(BLOCKING, "alice")], NOW)  # blocked for 600 s
+    for _ in range(HOUR.limit):
+        throttling.reserve([(HOUR, "alice")], NOW)  # full until 11:00:00
+
+    with pytest.raises(Throttled) as refused:
+        throttling.reserve([(BLOCKING, "alice"), (HOUR, "alice")], NOW)
+    assert refused.value.retry_after == 3600 - 30 + 1
+
+
+def test_release_gives_every_count_back_and_lifts_the_block_it_set():
     throttling.reserve([(BLOCKING, "alice")], NOW)
     last = throttling.reserve([(BLOCKING, "alice"), (HOUR, "alice"), (MINUTE, "bob")], NOW)
     assert ThrottleWindow.objects.exclude(blocked_until=None).count() == 1
@@ -106,7 +147,8 @@ def test_release_gives_every_count_back_in_one_update_and_lifts_the_block_it_set
     with CaptureQueriesContext(connection) as captured:
         last.release()
 
-    assert statements(captured) == ["UPDATE"]
+    assert statements(captured) == ["UPDATE", "UPDATE", "UPDATE"]
+    assert updated_rows(captured) == sorted(updated_rows(captured))
     assert [count(BLOCKING, "alice"), count(HOUR, "alice"), count(MINUTE, "bob")] == [1, 0, 0]
     assert not ThrottleWindow.objects.exclude(blocked_until=None).exists()
     last.release()  # a second release changes nothing
