@@ -167,8 +167,8 @@ def _take_all(slots: list[_Slot], now: dt.datetime) -> None:
 
     One read finds the rows that exist and any block; a blocked key is
     refused without taking a lock. Then one conditional UPDATE per row, in
-    the sorted order of the slots, each row created first if the read did
-    not see it. Each UPDATE finds its row through the unique index, so it
+    the sorted order of the slots (rows the read did not see are created
+    first). Each UPDATE finds its row through the unique index, so it
     locks that row and no other, and two reservations always lock shared
     rows in the same order: a single UPDATE over all the rows would lock them
     in whatever order the database scans them (on PostgreSQL, their place in
@@ -180,9 +180,16 @@ def _take_all(slots: list[_Slot], now: dt.datetime) -> None:
     if stored.blocked_until:
         full = [slot for slot in slots if stored.counts.get(_row_id(slot), 0) >= slot.rule.limit]
         raise Throttled(retry_after=_seconds_until_room(full, stored.blocked_until, now))
+    missing = [slot for slot in slots if _row_id(slot) not in stored.counts]
+    if missing and not transaction.get_connection().in_atomic_block:
+        # One INSERT for the new rows, committed at once, so it holds no lock
+        # into the count. In a caller's transaction nothing commits early:
+        # each row is then created at its turn in the locking order.
+        _create_rows(missing)
+        missing = []
     try:
         with transaction.atomic():
-            full = [slot for slot in slots if not _take(slot, now, _row_id(slot) in stored.counts)]
+            full = [slot for slot in slots if not _take(slot, now, create=slot in missing)]
             if full:
                 raise _Refused(_seconds_until_room(full, None, now))
     except _Refused as refused:
@@ -223,25 +230,28 @@ def _stored_rows(slots: list[_Slot], now: dt.datetime) -> _StoredRows:
     return _StoredRows(counts, max(blocks, default=None))
 
 
-def _create_row(slot: _Slot) -> None:
-    """Create a counter row at 0 and lock it, or lock the row another request created.
+def _create_rows(slots: list[_Slot]) -> None:
+    """Create counter rows at 0; a row another request created meanwhile is kept as it is.
 
     MySQL and MariaDB: an INSERT IGNORE that meets an existing row takes a
-    shared lock on it, which the count's UPDATE must then upgrade, and two
-    requests doing the same deadlock; ON DUPLICATE KEY UPDATE takes the
-    exclusive lock at once. PostgreSQL's ON CONFLICT DO NOTHING takes none.
+    shared lock on it, which a count's UPDATE in the same transaction must
+    then upgrade, and two requests doing the same deadlock; ON DUPLICATE KEY
+    UPDATE takes the exclusive lock at once. PostgreSQL's ON CONFLICT DO
+    NOTHING takes none.
     """
-    row = [ThrottleWindow(scope=slot.rule.scope, key=slot.key, window_start=slot.window_start)]
+    rows = [
+        ThrottleWindow(scope=s.rule.scope, key=s.key, window_start=s.window_start) for s in slots
+    ]
     if transaction.get_connection().vendor == "mysql":
-        ThrottleWindow.objects.bulk_create(row, update_conflicts=True, update_fields=["scope"])
+        ThrottleWindow.objects.bulk_create(rows, update_conflicts=True, update_fields=["scope"])
     else:
-        ThrottleWindow.objects.bulk_create(row, ignore_conflicts=True)
+        ThrottleWindow.objects.bulk_create(rows, ignore_conflicts=True)
 
 
-def _take(slot: _Slot, now: dt.datetime, exists: bool) -> bool:
+def _take(slot: _Slot, now: dt.datetime, *, create: bool) -> bool:
     """Count one event in the slot's row if its rule has room; False if it is full."""
-    if not exists:
-        _create_row(slot)
+    if create:
+        _create_rows([slot])
     rule = slot.rule
     changes: dict[str, Any] = {"count": F("count") + 1}
     if rule.block:

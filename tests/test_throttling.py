@@ -46,20 +46,36 @@ def updated_rows(captured) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.mark.django_db(transaction=True)
 def test_every_rule_is_counted_by_one_update_of_its_own_row_in_a_fixed_order():
     rules = [(MINUTE, "alice"), (HOUR, "alice"), (MINUTE, "10.0.0.1"), (HOUR, "10.0.0.1")]
     with CaptureQueriesContext(connection) as captured:
         throttling.reserve(rules, NOW)
-    # One read, then for each row: created (the first use of these windows), counted.
-    assert statements(captured) == ["SELECT", *["INSERT", "UPDATE"] * 4]
+    # One read; the new windows' rows in one INSERT, committed before the count; one
+    # UPDATE per row.
+    assert statements(captured) == ["SELECT", "INSERT", *["UPDATE"] * 4]
     assert [count(rule, key) for rule, key in rules] == [1, 1, 1, 1]
     # Whatever order the rules come in, rows are locked sorted by scope, key, window:
     # two reservations sharing rows never wait on each other in opposite orders.
     with CaptureQueriesContext(connection) as again:
         throttling.reserve(list(reversed(rules)), NOW)
-    assert statements(again) == ["SELECT", "UPDATE", "UPDATE", "UPDATE", "UPDATE"]
+    assert statements(again) == ["SELECT", *["UPDATE"] * 4]
     locked = updated_rows(captured)
     assert updated_rows(again) == locked == sorted(locked)
+
+
+def test_in_a_callers_transaction_each_new_row_is_created_at_its_turn_in_the_order():
+    # Nothing commits early inside the caller's transaction, so creating all rows
+    # first would lock them out of order.
+    rules = [(MINUTE, "alice"), (HOUR, "alice"), (MINUTE, "10.0.0.1")]
+    throttling.reserve(rules[:1], NOW)  # this row exists already
+    with CaptureQueriesContext(connection) as captured:
+        throttling.reserve(rules, NOW)
+    existing = (MINUTE.scope, throttling.hashed_key(MINUTE.scope, "alice"))
+    order = sorted((rule.scope, throttling.hashed_key(rule.scope, key)) for rule, key in rules)
+    expected = [["UPDATE"] if row == existing else ["INSERT", "UPDATE"] for row in order]
+    assert statements(captured) == ["SELECT", *[step for steps in expected for step in steps]]
+    assert [count(rule, key) for rule, key in rules] == [2, 1, 1]
 
 
 def test_blocks_are_found_by_the_same_read_and_refused_without_a_write():
