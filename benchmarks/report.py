@@ -584,19 +584,21 @@ def _login(w, results: dict[str, Any]) -> None:
             f"{_plain_queries(login)}) in {transactions} transactions.\n"
         )
     if throttle:
+        w(f"\n{throttle} of this app's {len(counted)} statements are throttle counters ")
         w(
-            f"\n{throttle} of this app's {len(counted)} statements are throttle counters "
-            f"(`django_authy2fa/throttling.py`). Each `reserve()` is one `SELECT` of its "
-            f"counts and blocks (a blocked key is refused there, without a write), then one "
-            f"conditional `UPDATE` per rule, row by row in a fixed order so that concurrent "
-            f"reservations cannot deadlock (`_take_all()`); a window's first event also "
-            f"creates its row (`INSERT … ON CONFLICT`). A correct password or code gives the "
-            f"counts back, one `UPDATE` per rule (`Reservation.release()`). The password "
-            f"step charges the password rules "
-            f"(`password_rules()`); the code step charges the IP, the login attempt and the "
-            f"account (`flows._charge`), the account under a row lock. Counting before checking "
-            f"is what keeps the limits exact under concurrency; the price is paid on every "
-            f"successful login too.\n"
+            "(`django_authy2fa/throttling.py`). On PostgreSQL each `reserve()` is one "
+            "`INSERT … ON CONFLICT DO NOTHING` that makes sure the rows exist, one "
+            "`SELECT … ORDER BY … FOR UPDATE` that locks them in a fixed order and reads "
+            "the counts and blocks, and one `UPDATE` by primary key, whatever the number of "
+            "rules (`_take_all_after_a_locking_read()`); the fixed order is what keeps "
+            "concurrent reservations from deadlocking. A correct password or code gives "
+            "the counts back, one `UPDATE` per rule in the same order "
+            "(`Reservation.release()`). The password "
+            "step charges the password rules "
+            "(`password_rules()`); the code step charges the IP, the login attempt and the "
+            "account (`flows._charge`), the account under a row lock. Counting before checking "
+            "is what keeps the limits exact under concurrency; the price is paid on every "
+            "successful login too.\n"
         )
     ratio = results["small"]["login"]["ratio"]["median"]
     if ratio > GOALS["login_ratio"]:

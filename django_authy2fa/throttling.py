@@ -3,11 +3,12 @@
 Two mechanisms:
 
 * :func:`reserve` counts one event under several fixed-window rules at once
-  (sends per user, per phone, per IP; wrong codes per IP). Each count is a
-  conditional ``UPDATE ... WHERE count < limit`` on one row, which the
-  database applies atomically, so N concurrent requests can never pass a
-  limit of N-1. Rows are locked in one fixed order, so reservations do not
-  deadlock. If any rule is full, the whole reservation rolls back.
+  (sends per user, per phone, per IP; wrong codes per IP). The rules' rows
+  are locked before they are counted: on PostgreSQL by one locking read,
+  elsewhere by one conditional ``UPDATE ... WHERE count < limit`` per row.
+  Either way N concurrent requests can never pass a limit of N-1, and rows
+  are locked in one fixed order, so reservations do not deadlock. If any
+  rule is full, the whole reservation rolls back.
 * :func:`charge_account_attempt` charges a user's consecutive-failure counter
   *before* a code is checked, under a row lock. Charging first is what makes
   "lock after 10" exact when 50 guesses arrive at once: the 11th finds the lock.
@@ -28,6 +29,7 @@ from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
+from django.db.models.functions import Collate
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -149,7 +151,7 @@ def _retryable(err: DatabaseError) -> bool:
         return False  # the caller's transaction is aborted; only the caller can retry
     cause = err.__cause__
     sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-    if sqlstate in ("40P01", "40001"):
+    if sqlstate in ("40P01", "40001") or isinstance(err, _RowsVanished):
         return True
     args = getattr(cause, "args", ()) or err.args
     return bool(args) and args[0] in (1213, 1205)  # MySQL/MariaDB deadlock, lock wait timeout
@@ -165,21 +167,61 @@ class _Refused(Exception):
 def _take_all(slots: list[_Slot], now: dt.datetime) -> None:
     """Count every slot, or none; raise :class:`Throttled` otherwise.
 
-    One read finds the rows that exist and any block; a blocked key is
-    refused without taking a lock. Then one conditional UPDATE per row, in
-    the sorted order of the slots (rows the read did not see are created
-    first). Each UPDATE finds its row through the unique index, so it
-    locks that row and no other, and two reservations always lock shared
-    rows in the same order: a single UPDATE over all the rows would lock them
-    in whatever order the database scans them (on PostgreSQL, their place in
-    the table), and concurrent reservations deadlock. An UPDATE reads the
-    latest committed count whatever the isolation level, so a rule whose
-    UPDATE matched no row is full now, not in an old snapshot.
+    Two ways, one guarantee: every reservation locks the rows it shares with
+    another in the same order (sorted by scope, key and window), so two
+    reservations never wait on each other in opposite orders. A single
+    ``UPDATE`` over all the rows would not: it locks them in whatever order
+    the database scans them (on PostgreSQL, their place in the table), and
+    concurrent reservations deadlock.
+    """
+    connection = transaction.get_connection()
+    try:
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            _take_all_after_a_locking_read(slots, now)
+        else:
+            _take_row_by_row(slots, now)
+    except _Refused as refused:
+        raise Throttled(retry_after=refused.retry_after) from None
+
+
+def _take_all_after_a_locking_read(slots: list[_Slot], now: dt.datetime) -> None:
+    """PostgreSQL: the rows made sure of, then read under lock in order, then one UPDATE.
+
+    PostgreSQL sorts before it locks (``SELECT ... ORDER BY ... FOR UPDATE``),
+    so the read takes the locks in the sorted order. With the rows locked,
+    the counts read are the latest and the decision is made here; the UPDATE
+    by primary key then only touches rows already held. The INSERT runs
+    first, on its own and committed at once: rows it creates are locked
+    until then, and it must hold nothing when the locking read begins.
+    """
+    _create_rows(slots)
+    with transaction.atomic():
+        stored = _stored_rows(slots, now, lock=True)
+        if len(stored.pks) < len(slots):
+            raise _RowsVanished  # deleted between the INSERT and the read: do it again
+        _refuse_if_blocked_or_full(slots, stored, now)
+        starts = [
+            When(pk=stored.pks[_row_id(slot)], then=Value(_block_end(slot, now)))
+            for slot in slots
+            if slot.rule.block and stored.counts[_row_id(slot)] + 1 >= slot.rule.limit
+        ]
+        changes: dict[str, Any] = {"count": F("count") + 1}
+        if starts:
+            changes["blocked_until"] = _blocked_until(*starts)
+        ThrottleWindow.objects.filter(pk__in=stored.pks.values()).update(**changes)
+
+
+def _take_row_by_row(slots: list[_Slot], now: dt.datetime) -> None:
+    """Any database: one conditional UPDATE per row, in the sorted order.
+
+    One read first finds the rows that exist and any block (a blocked key is
+    refused without a lock). Each UPDATE finds its row through the unique
+    index, so it locks that row and no other; it also reads the latest
+    committed count whatever the isolation level, so a rule whose UPDATE
+    matched no row is full now, not in an old snapshot.
     """
     stored = _stored_rows(slots, now)
-    if stored.blocked_until:
-        full = [slot for slot in slots if stored.counts.get(_row_id(slot), 0) >= slot.rule.limit]
-        raise Throttled(retry_after=_seconds_until_room(full, stored.blocked_until, now))
+    _refuse_if_blocked_or_full(slots, stored, now, only_if_blocked=True)
     missing = [slot for slot in slots if _row_id(slot) not in stored.counts]
     if missing and not transaction.get_connection().in_atomic_block:
         # One INSERT for the new rows, committed at once, so it holds no lock
@@ -187,18 +229,28 @@ def _take_all(slots: list[_Slot], now: dt.datetime) -> None:
         # each row is then created at its turn in the locking order.
         _create_rows(missing)
         missing = []
-    try:
-        with transaction.atomic():
-            full = [slot for slot in slots if not _take(slot, now, create=slot in missing)]
-            if full:
-                raise _Refused(_seconds_until_room(full, None, now))
-    except _Refused as refused:
-        raise Throttled(retry_after=refused.retry_after) from None
+    with transaction.atomic():
+        full = [slot for slot in slots if not _take(slot, now, create=slot in missing)]
+        if full:
+            raise _Refused(_seconds_until_room(full, None, now))
+
+
+def _refuse_if_blocked_or_full(
+    slots: list[_Slot], stored: _StoredRows, now: dt.datetime, *, only_if_blocked: bool = False
+) -> None:
+    full = [slot for slot in slots if stored.counts.get(_row_id(slot), 0) >= slot.rule.limit]
+    if stored.blocked_until or (full and not only_if_blocked):
+        raise _Refused(_seconds_until_room(full, stored.blocked_until, now))
+
+
+class _RowsVanished(DatabaseError):
+    """A counter row went between its INSERT and the locking read (an unlock, a purge)."""
 
 
 @dataclass
 class _StoredRows:
     counts: dict[tuple[str, str, dt.datetime], int]
+    pks: dict[tuple[str, str, dt.datetime], int]
     blocked_until: dt.datetime | None
 
 
@@ -206,11 +258,11 @@ def _row_id(slot: _Slot) -> tuple[str, str, dt.datetime]:
     return (slot.rule.scope, slot.key, slot.window_start)
 
 
-def _stored_rows(slots: list[_Slot], now: dt.datetime) -> _StoredRows:
-    """One read: the slots' counts, and the latest block on a blocking rule's key.
+def _stored_rows(slots: list[_Slot], now: dt.datetime, *, lock: bool = False) -> _StoredRows:
+    """One read: the slots' rows, and the latest block on a blocking rule's key.
 
     A block may outlast the window that set it, so blocks are looked up
-    across windows. This read takes no lock.
+    across windows. With ``lock``, the rows are locked in the sorted order.
     """
     wanted = Q()
     blocking = set()
@@ -219,15 +271,23 @@ def _stored_rows(slots: list[_Slot], now: dt.datetime) -> _StoredRows:
         if slot.rule.block:
             wanted |= Q(scope=slot.rule.scope, key=slot.key, blocked_until__gt=now)
             blocking.add((slot.rule.scope, slot.key))
-    counts: dict[tuple[str, str, dt.datetime], int] = {}
-    blocks = []
-    for scope, key, start, count, blocked_until in ThrottleWindow.objects.filter(
-        wanted
-    ).values_list("scope", "key", "window_start", "count", "blocked_until"):
-        counts[(scope, key, start)] = count
+    rows = ThrottleWindow.objects.filter(wanted)
+    if lock:
+        # Bytewise, as Python sorts the slots: the row-by-row path, used
+        # inside callers' transactions, locks in that order on the same rows.
+        in_python_order = [Collate("scope", "C"), Collate("key", "C"), "window_start"]
+        rows = rows.select_for_update().order_by(*in_python_order)
+    stored = _StoredRows(counts={}, pks={}, blocked_until=None)
+    for pk, scope, key, start, count, blocked_until in rows.values_list(
+        "pk", "scope", "key", "window_start", "count", "blocked_until"
+    ):
+        stored.counts[(scope, key, start)] = count
+        stored.pks[(scope, key, start)] = pk
         if blocked_until and blocked_until > now and (scope, key) in blocking:
-            blocks.append(blocked_until)
-    return _StoredRows(counts, max(blocks, default=None))
+            stored.blocked_until = max(blocked_until, stored.blocked_until or blocked_until)
+    wanted_rows = {_row_id(slot) for slot in slots}
+    stored.pks = {row: pk for row, pk in stored.pks.items() if row in wanted_rows}
+    return stored
 
 
 def _create_rows(slots: list[_Slot]) -> None:
@@ -259,7 +319,7 @@ def _take(slot: _Slot, now: dt.datetime, *, create: bool) -> bool:
         # statement. blocked_until comes first and tests the old count:
         # PostgreSQL evaluates every SET expression on the old row, MySQL and
         # MariaDB from left to right.
-        starts = When(count__gte=rule.limit - 1, then=Value(now + dt.timedelta(seconds=rule.block)))
+        starts = When(count__gte=rule.limit - 1, then=Value(_block_end(slot, now)))
         changes = {"blocked_until": _blocked_until(starts), **changes}
     return bool(_row(slot).filter(count__lt=rule.limit).update(**changes))
 
@@ -297,8 +357,12 @@ def _row(slot: _Slot) -> QuerySet[ThrottleWindow]:
     return ThrottleWindow.objects.filter(_row_q(slot))
 
 
-def _blocked_until(when: When) -> Case:
-    return Case(when, default=F("blocked_until"), output_field=DateTimeField())
+def _blocked_until(*whens: When) -> Case:
+    return Case(*whens, default=F("blocked_until"), output_field=DateTimeField())
+
+
+def _block_end(slot: _Slot, now: dt.datetime) -> dt.datetime:
+    return now + dt.timedelta(seconds=slot.rule.block)
 
 
 def purge_expired(now: dt.datetime | None = None, keep_seconds: int = 2 * 86400) -> int:

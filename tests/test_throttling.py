@@ -11,7 +11,15 @@ from django_authy2fa.exceptions import Throttled
 from django_authy2fa.models import ThrottleWindow
 from django_authy2fa.throttling import Rule
 
-pytestmark = pytest.mark.django_db
+
+@pytest.fixture(params=["db", "transactional_db"], ids=["callers-transaction", "autocommit"])
+def database(request):
+    """Both ways a reservation counts: inside a caller's transaction, and on its own.
+
+    On PostgreSQL they differ (row by row, or after one locking read).
+    """
+    request.getfixturevalue(request.param)
+
 
 # 10:00:30 UTC: 30 s into the 10:00 window of a 60-second rule and of an hour rule.
 NOW = dt.datetime(2026, 3, 2, 10, 0, 30, tzinfo=dt.timezone.utc)
@@ -46,6 +54,12 @@ def updated_rows(captured) -> list[tuple[str, str]]:
     ]
 
 
+ROW_BY_ROW = pytest.mark.skipif(
+    connection.vendor == "postgresql", reason="PostgreSQL counts after one locking read"
+)
+
+
+@ROW_BY_ROW
 @pytest.mark.django_db(transaction=True)
 def test_every_rule_is_counted_by_one_update_of_its_own_row_in_a_fixed_order():
     rules = [(MINUTE, "alice"), (HOUR, "alice"), (MINUTE, "10.0.0.1"), (HOUR, "10.0.0.1")]
@@ -64,6 +78,29 @@ def test_every_rule_is_counted_by_one_update_of_its_own_row_in_a_fixed_order():
     assert updated_rows(again) == locked == sorted(locked)
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL way")
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_every_rule_is_counted_after_one_read_that_locks_in_order():
+    rules = [(MINUTE, "alice"), (HOUR, "alice"), (BLOCKING, "10.0.0.1"), (HOUR, "10.0.0.1")]
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as captured:
+            throttling.reserve(rules, NOW)
+        # The rows made sure of, read and locked, counted: three statements for any
+        # number of rules.
+        assert statements(captured) == ["INSERT", "SELECT", "UPDATE"]
+    locking_read = next(
+        q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")
+    )
+    assert locking_read.endswith("FOR UPDATE")
+    assert 'ORDER BY "django_authy2fa_throttlewindow"."scope" COLLATE "C"' in locking_read
+    assert [count(rule, key) for rule, key in rules] == [2, 2, 2, 2]
+    # The second of two events reached the blocking rule's limit and started its block.
+    blocked = ThrottleWindow.objects.exclude(blocked_until=None).get()
+    assert blocked.blocked_until == NOW + dt.timedelta(seconds=BLOCKING.block)
+    assert blocked.scope == BLOCKING.scope
+
+
+@pytest.mark.django_db
 def test_in_a_callers_transaction_each_new_row_is_created_at_its_turn_in_the_order():
     # Nothing commits early inside the caller's transaction, so creating all rows
     # first would lock them out of order.
@@ -78,6 +115,7 @@ def test_in_a_callers_transaction_each_new_row_is_created_at_its_turn_in_the_ord
     assert [count(rule, key) for rule, key in rules] == [2, 1, 1]
 
 
+@pytest.mark.django_db
 def test_blocks_are_found_by_the_same_read_and_refused_without_a_write():
     rules = [(BLOCKING, "alice"), (BLOCKING, "10.0.0.1"), (HOUR, "alice")]
     for _ in range(BLOCKING.limit):
@@ -90,14 +128,14 @@ def test_blocks_are_found_by_the_same_read_and_refused_without_a_write():
     assert statements(captured) == ["SELECT"]
 
 
-def test_two_rules_sharing_a_scope_are_a_programming_error():
+def test_two_rules_sharing_a_scope_are_a_programming_error(database):
     other = Rule(MINUTE.scope, limit=99, window=60)
     with pytest.raises(ValueError, match="test_minute"):
         throttling.reserve([(MINUTE, "alice"), (other, "alice")], NOW)
     assert not ThrottleWindow.objects.exists()
 
 
-def test_a_full_rule_refuses_the_event_and_no_other_rule_counts_it():
+def test_a_full_rule_refuses_the_event_and_no_other_rule_counts_it(database):
     for _ in range(MINUTE.limit):
         throttling.reserve([(MINUTE, "alice")], NOW)
 
@@ -111,7 +149,7 @@ def test_a_full_rule_refuses_the_event_and_no_other_rule_counts_it():
     assert count(HOUR, "bob") == 0
 
 
-def test_with_two_full_rules_the_wait_is_until_the_later_one_has_room():
+def test_with_two_full_rules_the_wait_is_until_the_later_one_has_room(database):
     for _ in range(MINUTE.limit):
         throttling.reserve([(MINUTE, "alice")], NOW)
     for _ in range(HOUR.limit):
@@ -124,12 +162,12 @@ def test_with_two_full_rules_the_wait_is_until_the_later_one_has_room():
     assert refused.value.retry_after == 3600 - 30 + 1
 
 
-def test_the_same_rule_and_key_twice_counts_once():
+def test_the_same_rule_and_key_twice_counts_once(database):
     throttling.reserve([(MINUTE, "alice"), (MINUTE, "alice")], NOW)
     assert count(MINUTE, "alice") == 1
 
 
-def test_reaching_a_blocking_limit_blocks_the_key_past_its_window():
+def test_reaching_a_blocking_limit_blocks_the_key_past_its_window(database):
     throttling.reserve([(BLOCKING, "alice")], NOW)
     assert not ThrottleWindow.objects.exclude(blocked_until=None).exists()
     throttling.reserve([(BLOCKING, "alice")], NOW)  # the second of two: the block starts
@@ -144,7 +182,7 @@ def test_reaching_a_blocking_limit_blocks_the_key_past_its_window():
     throttling.reserve([(BLOCKING, "bob")], later)
 
 
-def test_a_block_and_a_longer_full_window_wait_for_the_later_of_the_two():
+def test_a_block_and_a_longer_full_window_wait_for_the_later_of_the_two(database):
     for _ in range(BLOCKING.limit):
         throttling.reserve([(BLOCKING, "alice")], NOW)  # blocked for 600 s
     for _ in range(HOUR.limit):
@@ -155,7 +193,7 @@ def test_a_block_and_a_longer_full_window_wait_for_the_later_of_the_two():
     assert refused.value.retry_after == 3600 - 30 + 1
 
 
-def test_release_gives_every_count_back_and_lifts_the_block_it_set():
+def test_release_gives_every_count_back_and_lifts_the_block_it_set(database):
     throttling.reserve([(BLOCKING, "alice")], NOW)
     last = throttling.reserve([(BLOCKING, "alice"), (HOUR, "alice"), (MINUTE, "bob")], NOW)
     assert ThrottleWindow.objects.exclude(blocked_until=None).count() == 1
