@@ -117,11 +117,14 @@ def reserve(entries: list[tuple[Rule, str]], now: dt.datetime | None = None) -> 
 
 def _sorted_slots(entries: list[tuple[Rule, str]], now: dt.datetime) -> list[_Slot]:
     """One slot per distinct row, in the one order every reservation locks rows in."""
+    rules: dict[str, Rule] = {}
     unique: dict[tuple[str, str, dt.datetime], _Slot] = {}
     for rule, key in entries:
-        slot = _Slot(rule, hashed_key(rule.scope, key), _window_start(now, rule.window))
-        if unique.setdefault(_row_id(slot), slot).rule != rule:
+        if rules.setdefault(rule.scope, rule) != rule:
+            # Their windows and blocks would mix in the same rows.
             raise ValueError(f"Two different throttle rules share the scope {rule.scope!r}.")
+        slot = _Slot(rule, hashed_key(rule.scope, key), _window_start(now, rule.window))
+        unique[_row_id(slot)] = slot
     return [unique[row] for row in sorted(unique)]
 
 
@@ -139,6 +142,11 @@ def _retrying_deadlocks(work: Callable[[], None]) -> None:
         try:
             work()
             return
+        except _RowsVanished:
+            # Our own statements rolled back cleanly, so even inside a caller's
+            # transaction it is safe to count again.
+            if attempt == _DEADLOCK_RETRIES:
+                raise Throttled(retry_after=1) from None
         except DatabaseError as err:
             if attempt == _DEADLOCK_RETRIES or not _retryable(err):
                 raise
@@ -151,7 +159,7 @@ def _retryable(err: DatabaseError) -> bool:
         return False  # the caller's transaction is aborted; only the caller can retry
     cause = err.__cause__
     sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-    if sqlstate in ("40P01", "40001") or isinstance(err, _RowsVanished):
+    if sqlstate in ("40P01", "40001"):
         return True
     args = getattr(cause, "args", ()) or err.args
     return bool(args) and args[0] in (1213, 1205)  # MySQL/MariaDB deadlock, lock wait timeout
@@ -214,14 +222,17 @@ def _take_all_after_a_locking_read(slots: list[_Slot], now: dt.datetime) -> None
 def _take_row_by_row(slots: list[_Slot], now: dt.datetime) -> None:
     """Any database: one conditional UPDATE per row, in the sorted order.
 
-    One read first finds the rows that exist and any block (a blocked key is
-    refused without a lock). Each UPDATE finds its row through the unique
-    index, so it locks that row and no other; it also reads the latest
-    committed count whatever the isolation level, so a rule whose UPDATE
-    matched no row is full now, not in an old snapshot.
+    One read first finds the rows that exist, their counts and any block; a
+    key blocked or a rule already full is refused there, before anything is
+    written. (On MariaDB, rolling back a row's INSERT that other requests
+    wait on turns their waits into gap locks that deadlock.) Each UPDATE
+    finds its row through the unique index, so it locks that row and no
+    other; at READ COMMITTED, and at MariaDB's REPEATABLE READ, it counts
+    against the latest committed row, so a rule whose UPDATE matched no row
+    is full now, not only in the transaction's snapshot.
     """
     stored = _stored_rows(slots, now)
-    _refuse_if_blocked_or_full(slots, stored, now, only_if_blocked=True)
+    _refuse_if_blocked_or_full(slots, stored, now)
     missing = [slot for slot in slots if _row_id(slot) not in stored.counts]
     if missing and not transaction.get_connection().in_atomic_block:
         # One INSERT for the new rows, committed at once, so it holds no lock
@@ -229,22 +240,27 @@ def _take_row_by_row(slots: list[_Slot], now: dt.datetime) -> None:
         # each row is then created at its turn in the locking order.
         _create_rows(missing)
         missing = []
-    with transaction.atomic():
-        full = [slot for slot in slots if not _take(slot, now, create=slot in missing)]
-        if full:
-            raise _Refused(_seconds_until_room(full, None, now))
+    try:
+        with transaction.atomic():
+            full = [slot for slot in slots if not _take(slot, now, create=slot in missing)]
+            if full:
+                raise _Refused(0)  # rolls back; the wait is worked out below
+    except _Refused:
+        # Filled meanwhile, or gone: a second read tells which, and any block set since.
+        again = _stored_rows(slots, now)
+        if any(_row_id(slot) not in again.counts for slot in full if slot not in missing):
+            raise _RowsVanished from None
+        raise _Refused(_seconds_until_room(full, again.blocked_until, now)) from None
 
 
-def _refuse_if_blocked_or_full(
-    slots: list[_Slot], stored: _StoredRows, now: dt.datetime, *, only_if_blocked: bool = False
-) -> None:
+def _refuse_if_blocked_or_full(slots: list[_Slot], stored: _StoredRows, now: dt.datetime) -> None:
     full = [slot for slot in slots if stored.counts.get(_row_id(slot), 0) >= slot.rule.limit]
-    if stored.blocked_until or (full and not only_if_blocked):
+    if stored.blocked_until or full:
         raise _Refused(_seconds_until_room(full, stored.blocked_until, now))
 
 
-class _RowsVanished(DatabaseError):
-    """A counter row went between its INSERT and the locking read (an unlock, a purge)."""
+class _RowsVanished(Exception):
+    """A counter row was deleted while a reservation counted (an operator, a purge)."""
 
 
 @dataclass
@@ -365,15 +381,24 @@ def _block_end(slot: _Slot, now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(seconds=slot.rule.block)
 
 
-def purge_expired(now: dt.datetime | None = None, keep_seconds: int = 2 * 86400) -> int:
-    """Delete windows older than the longest rule; returns how many rows went."""
+def purge_expired(
+    now: dt.datetime | None = None, keep_seconds: int = 2 * 86400, batch_size: int = 1000
+) -> int:
+    """Delete windows older than the longest rule; returns how many rows went.
+
+    The expired rows are found by a read that locks nothing, then deleted by
+    primary key in batches: a DELETE that scanned for them would, on MariaDB,
+    lock the current windows too and deadlock with reservations.
+    """
     now = now or timezone.now()
     cutoff = now - dt.timedelta(seconds=keep_seconds)
-    deleted, _ = (
-        ThrottleWindow.objects.filter(window_start__lt=cutoff)
-        .exclude(blocked_until__gt=now)
-        .delete()
-    )
+    expired = ThrottleWindow.objects.filter(window_start__lt=cutoff).exclude(blocked_until__gt=now)
+    ids = list(expired.order_by("pk").values_list("pk", flat=True))
+    deleted = 0
+    for first in range(0, len(ids), batch_size):
+        batch = ids[first : first + batch_size]
+        gone, _ = expired.filter(pk__in=batch).delete()
+        deleted += gone
     return deleted
 
 

@@ -207,3 +207,69 @@ def test_release_gives_every_count_back_and_lifts_the_block_it_set(database):
     assert not ThrottleWindow.objects.exclude(blocked_until=None).exists()
     last.release()  # a second release changes nothing
     assert count(BLOCKING, "alice") == 1
+
+
+def test_two_rules_sharing_a_scope_are_refused_whatever_the_time(database):
+    # Different windows only meet at the top of the hour; the check must not wait for it.
+    hour = Rule(MINUTE.scope, limit=99, window=3600)
+    five_past = NOW + dt.timedelta(minutes=5)
+    with pytest.raises(ValueError, match="test_minute"):
+        throttling.reserve([(MINUTE, "alice"), (hour, "bob")], five_past)
+
+
+@pytest.mark.django_db
+def test_a_row_deleted_while_counting_is_created_again_and_counted(monkeypatch):
+    # Row by row (inside a transaction): the read saw the row, an operator deletes it
+    # before the UPDATE. That is not a full rule: the reservation counts again.
+    throttling.reserve([(MINUTE, "alice")], NOW)
+    read = throttling._stored_rows
+    calls = []
+
+    def read_then_delete(*args, **kwargs):
+        stored = read(*args, **kwargs)
+        if not calls:
+            ThrottleWindow.objects.filter(scope=MINUTE.scope).delete()
+        calls.append(1)
+        return stored
+
+    monkeypatch.setattr(throttling, "_stored_rows", read_then_delete)
+    throttling.reserve([(MINUTE, "alice"), (HOUR, "alice")], NOW)
+    assert [count(MINUTE, "alice"), count(HOUR, "alice")] == [1, 1]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL way")
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_row_deleted_before_the_locking_read_is_made_again(monkeypatch):
+    create = throttling._create_rows
+    calls = []
+
+    def create_then_delete(slots):
+        create(slots)
+        if not calls:
+            ThrottleWindow.objects.filter(scope=MINUTE.scope).delete()
+        calls.append(1)
+
+    monkeypatch.setattr(throttling, "_create_rows", create_then_delete)
+    throttling.reserve([(MINUTE, "alice"), (HOUR, "alice")], NOW)
+    assert len(calls) == 2
+    assert [count(MINUTE, "alice"), count(HOUR, "alice")] == [1, 1]
+
+
+def test_purge_deletes_old_windows_in_batches_and_keeps_current_and_blocked_ones(database):
+    old = NOW - dt.timedelta(days=3)
+    for n in range(5):
+        throttling.reserve([(MINUTE, f"old{n}")], old)
+    for _ in range(BLOCKING.limit):
+        throttling.reserve([(BLOCKING, "mallory")], old)
+    # A block still running on an old window stays, as does every current window.
+    ThrottleWindow.objects.filter(scope=BLOCKING.scope).update(
+        blocked_until=NOW + dt.timedelta(hours=1)
+    )
+    throttling.reserve([(MINUTE, "alice")], NOW)
+
+    assert throttling.purge_expired(NOW, batch_size=2) == 5
+
+    assert sorted(ThrottleWindow.objects.values_list("scope", flat=True)) == [
+        BLOCKING.scope,
+        MINUTE.scope,
+    ]

@@ -512,3 +512,34 @@ def test_parallel_reservations_creating_the_same_new_rows_never_deadlock(
     for rule in SHARED_RULES:
         for key in SHARED_KEYS:
             assert window(rule.scope, key).count == 32
+
+
+@pytest.mark.parametrize("in_callers_transaction", [False, True], ids=["own", "callers-atomic"])
+def test_refused_reservations_with_new_rows_never_deadlock(monkeypatch, in_callers_transaction):
+    """A full rule refuses before any row is created: no INSERT is rolled back.
+
+    On MariaDB, rolling back an INSERT that other requests wait on turns their
+    waits into gap locks, and they deadlock.
+    """
+    monkeypatch.setattr(throttling, "_DEADLOCK_RETRIES", 0)
+    full = throttling.Rule("race_z_full", 1, 3600)  # sorts after the new rows
+    throttling.reserve([(full, "alice")])
+    rounds = 10
+
+    def reserve(i: int, _prepared) -> None:
+        refused = 0
+        for round_ in range(rounds):
+            fresh = throttling.Rule(f"race_a_new_{round_}", 1000, 3600)
+            try:
+                with transaction.atomic() if in_callers_transaction else contextlib.nullcontext():
+                    throttling.reserve([(fresh, "alice"), (full, "alice")])
+            except Throttled:
+                refused += 1
+        return refused
+
+    outcomes = run_parallel(8, reserve)
+
+    assert kinds(outcomes) == {"ok": 8}
+    assert [o.value for o in outcomes] == [rounds] * 8
+    assert window(full.scope, "alice").count == 1
+    assert windows_total("race_a_new_0") == 0
