@@ -527,6 +527,23 @@ def _middleware_findings(w, results: dict[str, Any], where: str) -> None:
         )
 
 
+_THROTTLE_STATEMENTS = (
+    "(`django_authy2fa/throttling.py`). On PostgreSQL each `reserve()` is one "
+    "`INSERT … ON CONFLICT DO NOTHING` that makes sure the rows exist, one "
+    "`SELECT … ORDER BY … FOR UPDATE` that locks them in a fixed order and reads "
+    "the counts and blocks, and one `UPDATE` by primary key, whatever the number of "
+    "rules (`_take_all_after_a_locking_read()`); the fixed order is what keeps "
+    "concurrent reservations from deadlocking. A correct password or code gives "
+    "the counts back, one `UPDATE` per rule in the same order "
+    "(`Reservation.release()`). The password "
+    "step charges the password rules "
+    "(`password_rules()`); the code step charges the IP, the login attempt and the "
+    "account (`flows._charge`), the account under a row lock. Counting before checking "
+    "is what keeps the limits exact under concurrency; the price is paid on every "
+    "successful login too.\n"
+)
+
+
 def _login(w, results: dict[str, Any]) -> None:
     scales = _scales(results)
     for key, hasher in (
@@ -584,22 +601,8 @@ def _login(w, results: dict[str, Any]) -> None:
             f"{_plain_queries(login)}) in {transactions} transactions.\n"
         )
     if throttle:
-        w(f"\n{throttle} of this app's {len(counted)} statements are throttle counters ")
-        w(
-            "(`django_authy2fa/throttling.py`). On PostgreSQL each `reserve()` is one "
-            "`INSERT … ON CONFLICT DO NOTHING` that makes sure the rows exist, one "
-            "`SELECT … ORDER BY … FOR UPDATE` that locks them in a fixed order and reads "
-            "the counts and blocks, and one `UPDATE` by primary key, whatever the number of "
-            "rules (`_take_all_after_a_locking_read()`); the fixed order is what keeps "
-            "concurrent reservations from deadlocking. A correct password or code gives "
-            "the counts back, one `UPDATE` per rule in the same order "
-            "(`Reservation.release()`). The password "
-            "step charges the password rules "
-            "(`password_rules()`); the code step charges the IP, the login attempt and the "
-            "account (`flows._charge`), the account under a row lock. Counting before checking "
-            "is what keeps the limits exact under concurrency; the price is paid on every "
-            "successful login too.\n"
-        )
+        counters = f"{throttle} of this app's {len(counted)} statements are throttle counters "
+        w("\n" + counters + _THROTTLE_STATEMENTS)
     ratio = results["small"]["login"]["ratio"]["median"]
     if ratio > GOALS["login_ratio"]:
         plain = results["small"]["login"]["total"]["plain"]["median"]
