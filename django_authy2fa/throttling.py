@@ -20,6 +20,7 @@ Keys are keyed digests, so the table never holds a raw IP or phone number.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import random
 import time
@@ -29,7 +30,6 @@ from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
-from django.db.models.functions import Collate
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -64,12 +64,17 @@ class Reservation:
     """Counts taken by :func:`reserve`; :meth:`release` gives them back."""
 
     slots: list[_Slot] = field(default_factory=list)
+    #: The rows' primary keys, when the reservation locked them in one read (PostgreSQL).
+    row_ids: list[int] = field(default_factory=list)
 
     def release(self) -> None:
         """Give every count back (once; a second call does nothing)."""
-        if self.slots:
+        if self.row_ids:
+            _postgres_give_back(self.slots, self.row_ids)
+        elif self.slots:
             _give_back(self.slots)
         self.slots.clear()
+        self.row_ids.clear()
 
 
 class AccountLocked(Throttled):
@@ -111,8 +116,9 @@ def reserve(entries: list[tuple[Rule, str]], now: dt.datetime | None = None) -> 
     """
     now = now or timezone.now()
     slots = _sorted_slots(entries, now)
-    _retrying_deadlocks(lambda: _take_all(slots, now))
-    return Reservation(slots)
+    reservation = Reservation(slots)
+    _retrying_deadlocks(lambda: _take_all(reservation, now))
+    return reservation
 
 
 def _sorted_slots(entries: list[tuple[Rule, str]], now: dt.datetime) -> list[_Slot]:
@@ -172,7 +178,7 @@ class _Refused(Exception):
         self.retry_after = retry_after
 
 
-def _take_all(slots: list[_Slot], now: dt.datetime) -> None:
+def _take_all(reservation: Reservation, now: dt.datetime) -> None:
     """Count every slot, or none; raise :class:`Throttled` otherwise.
 
     Two ways, one guarantee: every reservation locks the rows it shares with
@@ -185,38 +191,11 @@ def _take_all(slots: list[_Slot], now: dt.datetime) -> None:
     connection = transaction.get_connection()
     try:
         if connection.vendor == "postgresql" and not connection.in_atomic_block:
-            _take_all_after_a_locking_read(slots, now)
+            reservation.row_ids = _postgres_take_all(reservation.slots, now)
         else:
-            _take_row_by_row(slots, now)
+            _take_row_by_row(reservation.slots, now)
     except _Refused as refused:
         raise Throttled(retry_after=refused.retry_after) from None
-
-
-def _take_all_after_a_locking_read(slots: list[_Slot], now: dt.datetime) -> None:
-    """PostgreSQL: the rows made sure of, then read under lock in order, then one UPDATE.
-
-    PostgreSQL sorts before it locks (``SELECT ... ORDER BY ... FOR UPDATE``),
-    so the read takes the locks in the sorted order. With the rows locked,
-    the counts read are the latest and the decision is made here; the UPDATE
-    by primary key then only touches rows already held. The INSERT runs
-    first, on its own and committed at once: rows it creates are locked
-    until then, and it must hold nothing when the locking read begins.
-    """
-    _create_rows(slots)
-    with transaction.atomic():
-        stored = _stored_rows(slots, now, lock=True)
-        if len(stored.pks) < len(slots):
-            raise _RowsVanished  # deleted between the INSERT and the read: do it again
-        _refuse_if_blocked_or_full(slots, stored, now)
-        starts = [
-            When(pk=stored.pks[_row_id(slot)], then=Value(_block_end(slot, now)))
-            for slot in slots
-            if slot.rule.block and stored.counts[_row_id(slot)] + 1 >= slot.rule.limit
-        ]
-        changes: dict[str, Any] = {"count": F("count") + 1}
-        if starts:
-            changes["blocked_until"] = _blocked_until(*starts)
-        ThrottleWindow.objects.filter(pk__in=stored.pks.values()).update(**changes)
 
 
 def _take_row_by_row(slots: list[_Slot], now: dt.datetime) -> None:
@@ -274,11 +253,11 @@ def _row_id(slot: _Slot) -> tuple[str, str, dt.datetime]:
     return (slot.rule.scope, slot.key, slot.window_start)
 
 
-def _stored_rows(slots: list[_Slot], now: dt.datetime, *, lock: bool = False) -> _StoredRows:
-    """One read: the slots' rows, and the latest block on a blocking rule's key.
+def _stored_rows(slots: list[_Slot], now: dt.datetime) -> _StoredRows:
+    """One read that locks nothing: the slots' rows, and the latest block on a blocking key.
 
     A block may outlast the window that set it, so blocks are looked up
-    across windows. With ``lock``, the rows are locked in the sorted order.
+    across windows.
     """
     wanted = Q()
     blocking = set()
@@ -287,22 +266,24 @@ def _stored_rows(slots: list[_Slot], now: dt.datetime, *, lock: bool = False) ->
         if slot.rule.block:
             wanted |= Q(scope=slot.rule.scope, key=slot.key, blocked_until__gt=now)
             blocking.add((slot.rule.scope, slot.key))
-    rows = ThrottleWindow.objects.filter(wanted)
-    if lock:
-        # Bytewise, as Python sorts the slots: the row-by-row path, used
-        # inside callers' transactions, locks in that order on the same rows.
-        in_python_order = [Collate("scope", "C"), Collate("key", "C"), "window_start"]
-        rows = rows.select_for_update().order_by(*in_python_order)
-    stored = _StoredRows(counts={}, pks={}, blocked_until=None)
-    for pk, scope, key, start, count, blocked_until in rows.values_list(
+    rows = ThrottleWindow.objects.filter(wanted).values_list(
         "pk", "scope", "key", "window_start", "count", "blocked_until"
-    ):
-        stored.counts[(scope, key, start)] = count
-        stored.pks[(scope, key, start)] = pk
+    )
+    return _stored_from(rows, slots, blocking, now)
+
+
+def _stored_from(
+    rows: Any, slots: list[_Slot], blocking: set[tuple[str, str]], now: dt.datetime
+) -> _StoredRows:
+    """Fold (pk, scope, key, window_start, count, blocked_until) rows into counts and a block."""
+    wanted_rows = {_row_id(slot) for slot in slots}
+    stored = _StoredRows(counts={}, pks={}, blocked_until=None)
+    for pk, scope, key, start, count, blocked_until in rows:
+        if (scope, key, start) in wanted_rows:
+            stored.counts[(scope, key, start)] = count
+            stored.pks[(scope, key, start)] = pk
         if blocked_until and blocked_until > now and (scope, key) in blocking:
             stored.blocked_until = max(blocked_until, stored.blocked_until or blocked_until)
-    wanted_rows = {_row_id(slot) for slot in slots}
-    stored.pks = {row: pk for row, pk in stored.pks.items() if row in wanted_rows}
     return stored
 
 
@@ -379,6 +360,119 @@ def _blocked_until(*whens: When) -> Case:
 
 def _block_end(slot: _Slot, now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(seconds=slot.rule.block)
+
+
+# -- PostgreSQL: three statements per reservation ---------------------------------------------
+#
+# Every login counts several reservations, so on PostgreSQL they are written
+# in SQL directly: the ORM would spend more time building these statements
+# than the database spends running them. Names come from the model, values
+# are always parameters.
+
+
+class _Names:
+    """The throttle table's quoted names, for the statements below."""
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        quote = connection.ops.quote_name
+        meta = ThrottleWindow._meta
+
+        def column(name: str) -> str:
+            return quote(meta.get_field(name).column)
+
+        self.table = quote(meta.db_table)
+        self.id = quote(meta.pk.column)
+        self.scope, self.key, self.start = column("scope"), column("key"), column("window_start")
+        self.count, self.blocked = column("count"), column("blocked_until")
+
+
+@functools.cache
+def _names() -> _Names:
+    return _Names()
+
+
+def _postgres_take_all(slots: list[_Slot], now: dt.datetime) -> list[int]:
+    """Make sure of the rows, lock and read them in order, count them: the rows' ids.
+
+    PostgreSQL sorts before it locks (``SELECT ... ORDER BY ... FOR UPDATE``),
+    so the read takes the locks in the sorted order, bytewise (``COLLATE
+    "C"``) as Python sorts the slots for the row-by-row way. With the rows
+    locked, the counts read are the latest and the decision is made here;
+    the UPDATE by primary key only touches rows already held. The INSERT runs
+    first, on its own and committed at once: the rows it creates stay locked
+    until it commits, and the transaction must hold nothing before its
+    locking read.
+    """
+    n = _names()
+    connection = transaction.get_connection()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {n.table} ({n.scope}, {n.key}, {n.start}, {n.count}) "  # noqa: S608
+            f"VALUES {', '.join(['(%s, %s, %s, 0)'] * len(slots))} ON CONFLICT DO NOTHING",
+            [value for slot in slots for value in _row_id(slot)],
+        )
+    with transaction.atomic(), connection.cursor() as cursor:
+        stored = _postgres_locking_read(cursor, slots, now)
+        if len(stored.pks) < len(slots):
+            raise _RowsVanished  # deleted between the INSERT and the read: count again
+        _refuse_if_blocked_or_full(slots, stored, now)
+        ids = [stored.pks[_row_id(slot)] for slot in slots]
+        sets, params = f"{n.count} = {n.count} + 1", []
+        # The event that reaches a blocking rule's limit also starts its block.
+        starts = [
+            (stored.pks[_row_id(slot)], _block_end(slot, now))
+            for slot in slots
+            if slot.rule.block and stored.counts[_row_id(slot)] + 1 >= slot.rule.limit
+        ]
+        if starts:
+            sets += f", {n.blocked} = CASE {n.id} {' '.join(['WHEN %s THEN %s'] * len(starts))}"
+            sets += f" ELSE {n.blocked} END"
+            params = [value for start in starts for value in start]
+        cursor.execute(
+            f"UPDATE {n.table} SET {sets} WHERE {n.id} = ANY(%s)",  # noqa: S608
+            [*params, ids],
+        )
+    return ids
+
+
+def _postgres_locking_read(cursor: Any, slots: list[_Slot], now: dt.datetime) -> _StoredRows:
+    """The slots' rows and the blocks of their blocking rules, locked in the sorted order."""
+    n = _names()
+    where = f"({n.scope}, {n.key}, {n.start}) IN ({', '.join(['(%s, %s, %s)'] * len(slots))})"
+    params: list[Any] = [value for slot in slots for value in _row_id(slot)]
+    blocking = {(slot.rule.scope, slot.key) for slot in slots if slot.rule.block}
+    if blocking:
+        # A block may outlast the window that set it: any window of the key counts.
+        keys = ", ".join(["(%s, %s)"] * len(blocking))
+        where += f" OR (({n.scope}, {n.key}) IN ({keys}) AND {n.blocked} > %s)"
+        params += [*(value for pair in sorted(blocking) for value in pair), now]
+    cursor.execute(
+        f"SELECT {n.id}, {n.scope}, {n.key}, {n.start}, {n.count}, {n.blocked} "  # noqa: S608
+        f"FROM {n.table} WHERE {where} "
+        f'ORDER BY {n.scope} COLLATE "C", {n.key} COLLATE "C", {n.start} FOR UPDATE',
+        params,
+    )
+    return _stored_from(cursor.fetchall(), slots, blocking, now)
+
+
+def _postgres_give_back(slots: list[_Slot], ids: list[int]) -> None:
+    """Undo one count per row by id, in the sorted order, in one transaction."""
+    n = _names()
+    with transaction.atomic(), transaction.get_connection().cursor() as cursor:
+        for slot, row_id in zip(slots, ids, strict=True):
+            if slot.rule.block:
+                # Once back under the limit, the key is free: the CASE tests the old count.
+                lifted = f", {n.blocked} = CASE WHEN {n.count} <= %s THEN NULL ELSE {n.blocked} END"
+                params = [slot.rule.limit, row_id]
+            else:
+                lifted, params = "", [row_id]
+            cursor.execute(
+                f"UPDATE {n.table} SET {n.count} = {n.count} - 1{lifted} "  # noqa: S608
+                f"WHERE {n.id} = %s AND {n.count} > 0",
+                params,
+            )
 
 
 def purge_expired(

@@ -92,7 +92,7 @@ def test_on_postgresql_every_rule_is_counted_after_one_read_that_locks_in_order(
         q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")
     )
     assert locking_read.endswith("FOR UPDATE")
-    assert 'ORDER BY "django_authy2fa_throttlewindow"."scope" COLLATE "C"' in locking_read
+    assert 'ORDER BY "scope" COLLATE "C", "key" COLLATE "C", "window_start" FOR' in locking_read
     assert [count(rule, key) for rule, key in rules] == [2, 2, 2, 2]
     # The second of two events reached the blocking rule's limit and started its block.
     blocked = ThrottleWindow.objects.exclude(blocked_until=None).get()
@@ -240,16 +240,16 @@ def test_a_row_deleted_while_counting_is_created_again_and_counted(monkeypatch):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL way")
 @pytest.mark.django_db(transaction=True)
 def test_on_postgresql_a_row_deleted_before_the_locking_read_is_made_again(monkeypatch):
-    create = throttling._create_rows
+    read = throttling._postgres_locking_read
     calls = []
 
-    def create_then_delete(slots):
-        create(slots)
-        if not calls:
+    def delete_then_read(cursor, slots, now):
+        if not calls:  # as if an operator deleted the row just after the INSERT
             ThrottleWindow.objects.filter(scope=MINUTE.scope).delete()
         calls.append(1)
+        return read(cursor, slots, now)
 
-    monkeypatch.setattr(throttling, "_create_rows", create_then_delete)
+    monkeypatch.setattr(throttling, "_postgres_locking_read", delete_then_read)
     throttling.reserve([(MINUTE, "alice"), (HOUR, "alice")], NOW)
     assert len(calls) == 2
     assert [count(MINUTE, "alice"), count(HOUR, "alice")] == [1, 1]
