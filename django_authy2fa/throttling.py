@@ -69,10 +69,12 @@ class Reservation:
 
     def release(self) -> None:
         """Give every count back (once; a second call does nothing)."""
-        if self.row_ids:
-            _postgres_give_back(self.slots, self.row_ids)
-        elif self.slots:
-            _give_back(self.slots)
+        slots, row_ids = list(self.slots), list(self.row_ids)
+        if row_ids:
+            # One transaction: a deadlock or a serialization failure rolls it all back.
+            _retrying_deadlocks(lambda: _postgres_give_back(slots, row_ids))
+        elif slots:
+            _give_back(slots)
         self.slots.clear()
         self.row_ids.clear()
 
@@ -117,6 +119,8 @@ def reserve(entries: list[tuple[Rule, str]], now: dt.datetime | None = None) -> 
     now = now or timezone.now()
     slots = _sorted_slots(entries, now)
     reservation = Reservation(slots)
+    if not slots:
+        return reservation
     _retrying_deadlocks(lambda: _take_all(reservation, now))
     return reservation
 

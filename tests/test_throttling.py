@@ -273,3 +273,32 @@ def test_purge_deletes_old_windows_in_batches_and_keeps_current_and_blocked_ones
         BLOCKING.scope,
         MINUTE.scope,
     ]
+
+
+def test_nothing_to_count_is_an_empty_reservation(database):
+    with CaptureQueriesContext(connection) as captured:
+        reservation = throttling.reserve([], NOW)
+    reservation.release()
+    assert captured.captured_queries == []
+    assert not ThrottleWindow.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL way")
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_release_that_meets_a_deadlock_is_done_again(monkeypatch):
+    reservation = throttling.reserve([(MINUTE, "alice"), (HOUR, "alice")], NOW)
+    give_back = throttling._postgres_give_back
+    calls = []
+
+    def deadlock_once(slots, ids):
+        calls.append(1)
+        if len(calls) == 1:
+            with connection.cursor() as cursor:  # a real deadlock error from the server
+                cursor.execute("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$")
+        give_back(slots, ids)
+
+    monkeypatch.setattr(throttling, "_postgres_give_back", deadlock_once)
+    monkeypatch.setattr(throttling.time, "sleep", lambda seconds: None)
+    reservation.release()
+    assert len(calls) == 2
+    assert [count(MINUTE, "alice"), count(HOUR, "alice")] == [0, 0]
