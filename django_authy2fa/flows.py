@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import re
 import secrets
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, login, user_login_failed
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -181,23 +182,41 @@ def _profile_with_factors(user: Any) -> TwoFactorProfile | None:
     """The user's profile, with whether an app and unused recovery codes exist: one query.
 
     Every page of a pending login needs the methods on offer; this is what
-    they cost.
+    they cost. The statement is written once (:func:`_profile_with_factors_sql`):
+    built through the ORM on every request, its two ``EXISTS`` cost three times
+    what the database spends running it.
     """
-    profile = (
-        TwoFactorProfile.objects.filter(user=user)
-        .annotate(
-            has_app=Exists(
-                TOTPDevice.objects.filter(user=OuterRef("user"), confirmed_at__isnull=False)
-            ),
-            has_recovery_codes=Exists(
-                recovery.RecoveryCode.objects.filter(user=OuterRef("user"), used_at__isnull=True)
-            ),
-        )
-        .first()
-    )
+    found = TwoFactorProfile.objects.raw(_profile_with_factors_sql(), [user.pk])
+    profile = next(iter(found), None)
     if profile is not None:
+        profile.has_app = bool(profile.has_app)  # 0 or 1 on SQLite and MySQL
+        profile.has_recovery_codes = bool(profile.has_recovery_codes)
         profile.user = user  # the caller's user: sending a code reads its e-mail, not a copy
     return profile
+
+
+@functools.cache
+def _profile_with_factors_sql() -> str:
+    from django.db import connection
+
+    quote = connection.ops.quote_name
+
+    def table(model: Any) -> str:
+        return quote(model._meta.db_table)
+
+    def column(model: Any, name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    profile, device, code = TwoFactorProfile, TOTPDevice, recovery.RecoveryCode
+    owner = f"p.{column(profile, 'user')}"
+    return (
+        f"SELECT p.*, "  # noqa: S608 - names from the models, the user id a parameter
+        f"EXISTS (SELECT 1 FROM {table(device)} d WHERE d.{column(device, 'user')} = {owner} "
+        f"AND d.{column(device, 'confirmed_at')} IS NOT NULL) AS has_app, "
+        f"EXISTS (SELECT 1 FROM {table(code)} c WHERE c.{column(code, 'user')} = {owner} "
+        f"AND c.{column(code, 'used_at')} IS NULL) AS has_recovery_codes "
+        f"FROM {table(profile)} p WHERE {owner} = %s"
+    )
 
 
 def _provider_or_none():
