@@ -592,7 +592,7 @@ def _deliver_code(
     provider = get_provider()
     provider.ensure_channel(channel)
     now = timezone.now()
-    previous = throttling.start_cooldown(profile.pk, now)
+    previous = throttling.start_cooldown(profile.pk, now, last_sent=profile.last_code_sent_at)
     rules = throttling.send_rules(
         profile.user_id,
         recipient.phone,

@@ -594,13 +594,25 @@ def recovery_failure_rule() -> Rule:
 # -- cooldown --------------------------------------------------------------------------------
 
 
-def start_cooldown(profile_id: int, now: dt.datetime | None = None) -> dt.datetime | None:
+_NOT_READ = object()
+
+
+def start_cooldown(
+    profile_id: int, now: dt.datetime | None = None, *, last_sent: Any = _NOT_READ
+) -> dt.datetime | None:
     """Claim the send slot for a user; raise :class:`Throttled` during the cooldown.
 
     Returns the previous send time so that :func:`cancel_cooldown` can restore it.
+    ``last_sent`` is the send time the caller read with the profile, if it did:
+    then the claim is one compare-and-set ``UPDATE`` (and a refusal costs no
+    query); if another send changed it since, the row is read under lock.
     """
     now = now or timezone.now()
-    seconds = _limits()["SEND_COOLDOWN_SECONDS"]
+    if last_sent is not _NOT_READ:
+        _raise_if_cooling_down(last_sent, now)
+        unchanged = TwoFactorProfile.objects.filter(pk=profile_id, last_code_sent_at=last_sent)
+        if unchanged.update(last_code_sent_at=now):
+            return last_sent
     with transaction.atomic():
         profile = (
             TwoFactorProfile.objects.select_for_update()
@@ -608,13 +620,16 @@ def start_cooldown(profile_id: int, now: dt.datetime | None = None) -> dt.dateti
             .get(pk=profile_id)
         )
         previous = profile.last_code_sent_at
-        if previous and previous > now - dt.timedelta(seconds=seconds):
-            ready = previous + dt.timedelta(seconds=seconds)
-            raise Throttled(
-                "Please wait before asking for another code.", _seconds_until(ready, now)
-            )
+        _raise_if_cooling_down(previous, now)
         TwoFactorProfile.objects.filter(pk=profile_id).update(last_code_sent_at=now)
     return previous
+
+
+def _raise_if_cooling_down(last_sent: dt.datetime | None, now: dt.datetime) -> None:
+    seconds = _limits()["SEND_COOLDOWN_SECONDS"]
+    if last_sent and last_sent > now - dt.timedelta(seconds=seconds):
+        ready = last_sent + dt.timedelta(seconds=seconds)
+        raise Throttled("Please wait before asking for another code.", _seconds_until(ready, now))
 
 
 def cancel_cooldown(profile_id: int, claimed_at: dt.datetime, previous: dt.datetime | None) -> None:

@@ -302,3 +302,44 @@ def test_on_postgresql_a_release_that_meets_a_deadlock_is_done_again(monkeypatch
     reservation.release()
     assert len(calls) == 2
     assert [count(MINUTE, "alice"), count(HOUR, "alice")] == [0, 0]
+
+
+# -- the send cooldown --------------------------------------------------------------------------
+
+
+def _profile():
+    from django_authy2fa.models import TwoFactorProfile
+    from tests.helpers import make_user
+
+    return TwoFactorProfile.objects.get(user=make_user("carol"))
+
+
+def test_a_cooldown_claim_with_the_send_time_read_is_one_update(database):
+    profile = _profile()
+    with CaptureQueriesContext(connection) as captured:
+        previous = throttling.start_cooldown(profile.pk, NOW, last_sent=None)
+    assert previous is None
+    assert statements(captured) == ["UPDATE"]
+    profile.refresh_from_db()
+    assert profile.last_code_sent_at == NOW
+
+
+def test_during_the_cooldown_a_send_is_refused_without_a_query(database):
+    profile = _profile()
+    throttling.start_cooldown(profile.pk, NOW, last_sent=None)
+    cooldown = throttling.app_settings.THROTTLE["SEND_COOLDOWN_SECONDS"]
+    with CaptureQueriesContext(connection) as captured, pytest.raises(Throttled) as refused:
+        throttling.start_cooldown(profile.pk, NOW + dt.timedelta(seconds=5), last_sent=NOW)
+    assert captured.captured_queries == []
+    assert refused.value.retry_after == cooldown - 5 + 1
+
+
+def test_a_send_time_read_before_another_send_does_not_pass_the_cooldown(database):
+    profile = _profile()
+    stale = profile.last_code_sent_at  # read before the other request's send
+    throttling.start_cooldown(profile.pk, NOW, last_sent=stale)  # the other request
+
+    with pytest.raises(Throttled):
+        throttling.start_cooldown(profile.pk, NOW + dt.timedelta(seconds=1), last_sent=stale)
+    profile.refresh_from_db()
+    assert profile.last_code_sent_at == NOW
