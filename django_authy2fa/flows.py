@@ -801,7 +801,7 @@ def _charge(pending: PendingLogin, client: ClientInfo, *, recovery_code: bool) -
                 [(throttling.recovery_failure_rule(), str(pending.user.pk))]
             )
         charges.account = throttling.charge_account_attempt(
-            pending.profile.pk, allow_when_locked=recovery_code
+            pending.profile.pk, allow_when_locked=recovery_code, loaded=pending.profile
         )
     except BaseException:
         charges.refund(pending.challenge)

@@ -653,31 +653,54 @@ class AccountCharge:
 
 
 def charge_account_attempt(
-    profile_id: int, *, allow_when_locked: bool = False, now: dt.datetime | None = None
+    profile_id: int,
+    *,
+    allow_when_locked: bool = False,
+    now: dt.datetime | None = None,
+    loaded: TwoFactorProfile | None = None,
 ) -> AccountCharge:
     """Count an attempt as a failure before checking it; raise if the account is locked.
 
     ``allow_when_locked`` is for recovery codes, which still work (with their
     own daily limit) when codes are locked, so a user can always get back in.
+    ``loaded`` is the profile as the caller read it, if it did: the charge is
+    then one compare-and-set ``UPDATE`` on the counters read, and the row is
+    read under lock only when another attempt changed them since.
     """
     now = now or timezone.now()
-    limits = _limits()
+    if loaded is not None:
+        if not allow_when_locked:
+            raise_if_locked(loaded, now)
+        charge, changes = _next_failure(loaded, now)
+        unchanged = TwoFactorProfile.objects.filter(
+            pk=profile_id,
+            failure_count=loaded.failure_count,
+            locked_until=loaded.locked_until,
+            hard_locked_at=loaded.hard_locked_at,
+        )
+        if unchanged.update(**changes):
+            return charge
     with transaction.atomic():
         profile = TwoFactorProfile.objects.select_for_update().get(pk=profile_id)
         if not allow_when_locked:
             raise_if_locked(profile, now)
-        profile.failure_count += 1
-        profile.last_failure_at = now
-        locked = profile.failure_count == limits["ACCOUNT_LOCK_AFTER"]
-        hard = profile.failure_count == limits["ACCOUNT_HARD_LOCK_AFTER"]
-        if locked:
-            profile.locked_until = now + dt.timedelta(seconds=limits["ACCOUNT_LOCK_SECONDS"])
-        if hard:
-            profile.hard_locked_at = now
-        profile.save(
-            update_fields=["failure_count", "last_failure_at", "locked_until", "hard_locked_at"]
-        )
-    return AccountCharge(profile_id, profile.failure_count, locked, hard)
+        charge, changes = _next_failure(profile, now)
+        TwoFactorProfile.objects.filter(pk=profile_id).update(**changes)
+    return charge
+
+
+def _next_failure(profile: TwoFactorProfile, now: dt.datetime) -> tuple[AccountCharge, dict]:
+    """One more failure on ``profile``: the charge, and the fields it changes."""
+    limits = _limits()
+    count = profile.failure_count + 1
+    locked = count == limits["ACCOUNT_LOCK_AFTER"]
+    hard = count == limits["ACCOUNT_HARD_LOCK_AFTER"]
+    changes: dict[str, Any] = {"failure_count": count, "last_failure_at": now}
+    if locked:
+        changes["locked_until"] = now + dt.timedelta(seconds=limits["ACCOUNT_LOCK_SECONDS"])
+    if hard:
+        changes["hard_locked_at"] = now
+    return AccountCharge(profile.pk, count, locked, hard), changes
 
 
 def raise_if_locked(profile: TwoFactorProfile, now: dt.datetime) -> None:

@@ -343,3 +343,39 @@ def test_a_send_time_read_before_another_send_does_not_pass_the_cooldown(databas
         throttling.start_cooldown(profile.pk, NOW + dt.timedelta(seconds=1), last_sent=stale)
     profile.refresh_from_db()
     assert profile.last_code_sent_at == NOW
+
+
+# -- consecutive failures per account -----------------------------------------------------------
+
+
+def test_a_charge_on_the_counters_read_is_one_update(database):
+    profile = _profile()
+    with CaptureQueriesContext(connection) as captured:
+        charge = throttling.charge_account_attempt(profile.pk, now=NOW, loaded=profile)
+    assert statements(captured) == ["UPDATE"]
+    assert (charge.count, charge.locked) == (1, False)
+    profile.refresh_from_db()
+    assert (profile.failure_count, profile.last_failure_at) == (1, NOW)
+
+
+def test_a_charge_on_counters_read_before_another_attempt_counts_both(database):
+    stale = _profile()
+    throttling.charge_account_attempt(stale.pk, now=NOW, loaded=stale)  # the other request
+    charge = throttling.charge_account_attempt(stale.pk, now=NOW, loaded=stale)
+    assert charge.count == 2
+    stale.refresh_from_db()
+    assert stale.failure_count == 2
+
+
+def test_the_charge_that_reaches_the_limit_locks_and_the_next_is_refused_unqueried(database):
+    limit = throttling.app_settings.THROTTLE["ACCOUNT_LOCK_AFTER"]
+    profile = _profile()
+    for _ in range(limit):
+        charge = throttling.charge_account_attempt(profile.pk, now=NOW, loaded=None)
+    assert charge.locked
+    profile.refresh_from_db()
+    assert profile.locked_until > NOW
+
+    with CaptureQueriesContext(connection) as captured, pytest.raises(throttling.AccountLocked):
+        throttling.charge_account_attempt(profile.pk, now=NOW, loaded=profile)
+    assert captured.captured_queries == []
