@@ -10,7 +10,8 @@ Two mechanisms:
   are locked in one fixed order, so reservations do not deadlock. If any
   rule is full, the whole reservation rolls back.
 * :func:`charge_account_attempt` charges a user's consecutive-failure counter
-  *before* a code is checked, under a row lock. Charging first is what makes
+  *before* a code is checked: a compare-and-set ``UPDATE`` on the counters the
+  request read, or a row lock when they changed. Charging first is what makes
   "lock after 10" exact when 50 guesses arrive at once: the 11th finds the lock.
   A correct code or a provider outage gives the charge back.
 
