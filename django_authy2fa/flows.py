@@ -183,8 +183,8 @@ def _profile_with_factors(user: Any) -> TwoFactorProfile | None:
 
     Every page of a pending login needs the methods on offer; this is what
     they cost. The statement is written once (:func:`_profile_with_factors_sql`):
-    built through the ORM on every request, its two ``EXISTS`` cost three times
-    what the database spends running it.
+    built through the ORM on every request, its two ``EXISTS`` took longer to
+    build than to run.
     """
     found = TwoFactorProfile.objects.raw(_profile_with_factors_sql(), [user.pk])
     profile = next(iter(found), None)

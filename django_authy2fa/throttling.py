@@ -228,8 +228,8 @@ def _take_row_by_row(slots: list[_Slot], now: dt.datetime) -> None:
         with transaction.atomic():
             full = [slot for slot in slots if not _take(slot, now, create=slot in missing)]
             if full:
-                raise _Refused(0)  # rolls back; the wait is worked out below
-    except _Refused:
+                raise _RollBack
+    except _RollBack:
         # Filled meanwhile, or gone: a second read tells which, and any block set since.
         again = _stored_rows(slots, now)
         if any(_row_id(slot) not in again.counts for slot in full if slot not in missing):
@@ -241,6 +241,10 @@ def _refuse_if_blocked_or_full(slots: list[_Slot], stored: _StoredRows, now: dt.
     full = [slot for slot in slots if stored.counts.get(_row_id(slot), 0) >= slot.rule.limit]
     if stored.blocked_until or full:
         raise _Refused(_seconds_until_room(full, stored.blocked_until, now))
+
+
+class _RollBack(Exception):
+    """Leaves a counting transaction without its counts; the caller works out why."""
 
 
 class _RowsVanished(Exception):
@@ -370,8 +374,8 @@ def _block_end(slot: _Slot, now: dt.datetime) -> dt.datetime:
 # -- PostgreSQL: three statements per reservation ---------------------------------------------
 #
 # Every login counts several reservations, so on PostgreSQL they are written
-# in SQL directly: the ORM would spend more time building these statements
-# than the database spends running them. Names come from the model, values
+# in SQL directly: building these statements through the ORM on every request
+# took longer than running them. Names come from the model, values
 # are always parameters.
 
 
