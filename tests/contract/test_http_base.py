@@ -434,6 +434,65 @@ def test_the_environment_is_read_once_when_the_client_is_made(monkeypatch, no_pr
         assert session.trust_env is False
 
 
+def client_on(kind: str, sensitive: dict[str, str], session: requests.Session | None):
+    if kind == "authy":
+        return AuthyClient(sensitive["api_key"], AUTHY_BASE, session=session)
+    return VerifyClient(
+        ACCOUNT_SID, sensitive["auth_token"], SERVICE_SID, VERIFY_BASE, session=session
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "call", "answer"),
+    [
+        ("authy", lambda c: c.user_status(290907, user_ip="2001:db8::1"), afx.USER_STATUS),
+        ("authy", lambda c: c.verify_token(1635, "0123456", action="a&b c"), afx.TOKEN_VALID),
+        (
+            "authy",
+            lambda c: c.register_user("ada+2fa@example.com", PHONE_NATIONAL, 44),
+            afx.USER_CREATED,
+        ),
+        (
+            "verify",
+            lambda c: c.start_verification(PHONE_E164, locale="pt-BR"),
+            vfx.VERIFICATION_CREATED,
+        ),
+        (
+            "verify",
+            lambda c: c.check_verification("123456", to=PHONE_E164),
+            vfx.CHECK_APPROVED,
+        ),
+    ],
+    ids=["authy-query", "authy-verify", "authy-json-body", "verify-form", "verify-check"],
+)
+def test_a_private_pool_sends_what_a_session_would(sensitive, kind, call, answer):
+    """The private pool's shortcut past ``Session.request`` changes nothing on the wire.
+
+    The same call goes once through the client's own pool and once through a
+    plain session handed in by a caller (requests' full path); the two requests
+    must be identical: method, URL and query, body, every header.
+    """
+    plain = requests.Session()
+    plain.trust_env = False  # the test's environment is not what is compared
+    sent = []
+    for session in (None, plain):
+        with (
+            client_on(kind, sensitive, session) as client,
+            responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
+        ):
+            for method in (responses.GET, responses.POST):
+                mock.add(method, re.compile(".*"), json=answer)
+            call(client)
+            (exchange,) = mock.calls
+            sent.append(exchange.request)
+    private, through_session = sent
+    assert private.method == through_session.method
+    assert private.url == through_session.url
+    assert "?" in private.url or private.body
+    assert private.body == through_session.body
+    assert dict(private.headers) == dict(through_session.headers)
+
+
 # --- Shared helpers -------------------------------------------------------------------------
 
 
