@@ -29,7 +29,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, reverse
-from django.utils.functional import SimpleLazyObject
+from django.utils.functional import LazyObject, SimpleLazyObject, empty
 from django.utils.http import urlencode
 
 from . import flows, state
@@ -180,12 +180,27 @@ def _async_user(request: HttpRequest, original_auser: Callable[[], Awaitable[Any
 
 def _resolve(request: HttpRequest, user: Any) -> Any:
     """The user every view sees: the real one, or ``AnonymousUser`` (fail closed)."""
+    user = _unwrapped(user)
     if not getattr(user, "is_authenticated", False):
         return user
     if _session_may_keep(request, user):
         return user
     flows.demote_session(request, user, request.session.get(BACKEND_SESSION_KEY, ""))
     return AnonymousUser()
+
+
+def _unwrapped(user: Any) -> Any:
+    """The object behind ``AuthenticationMiddleware``'s lazy user, loaded now.
+
+    The request's user becomes this middleware's lazy object; wrapping the
+    first lazy object inside it would make every attribute a view reads pass
+    through two proxies, a few Python calls each, on every request.
+    """
+    if isinstance(user, LazyObject):
+        if user._wrapped is empty:
+            user._setup()
+        return user._wrapped
+    return user
 
 
 def _session_may_keep(request: HttpRequest, user: Any, *, fresh: bool = False) -> bool:

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils.functional import LazyObject
 
 from django_authy2fa import state
 from django_authy2fa.models import TwoFactorProfile
@@ -53,6 +54,19 @@ def test_user_without_2fa_costs_no_extra_query_either():
     with override_settings(MIDDLEWARE=WITHOUT_APP):
         without_app = _queries_for(client)
     assert with_app == without_app
+
+
+def test_views_read_the_user_through_one_lazy_object_not_two():
+    """Every attribute a view reads passes through the lazy proxies: one, as without the app."""
+    make_user("alice")
+    browser = Browser()
+    browser.full_login()
+    response = browser.get("/protected/")
+    assert response.status_code == 200
+    seen = response.wsgi_request.user
+    assert isinstance(seen, LazyObject)
+    assert type(seen._wrapped) is get_user_model()
+    assert seen._wrapped.username == "alice"
 
 
 def test_cold_cache_reads_the_database_once_then_not_again():
