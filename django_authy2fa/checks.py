@@ -127,6 +127,40 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
     ]
 
 
+@checks.register(checks.Tags.security)
+def check_database_routing(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E006: the app's models routed away from the default database.
+
+    The throttles, single-use codes and failure counters hold their guarantees
+    through transactions and row locks taken on the default database; rows
+    read and written elsewhere would escape them.
+    """
+    from django.apps import apps
+    from django.db import DEFAULT_DB_ALIAS, router
+
+    routed = sorted(
+        {
+            f"{model._meta.label} → {alias!r}"
+            for model in apps.get_app_config("django_authy2fa").get_models()
+            for alias in (router.db_for_read(model), router.db_for_write(model))
+            if alias not in (None, DEFAULT_DB_ALIAS)
+        }
+    )
+    if not routed:
+        return []
+    return [
+        checks.Error(
+            "DATABASE_ROUTERS send django_authy2fa's models away from the default database "
+            f"({', '.join(routed)}); its throttles, single-use codes and failure counters "
+            "take their transactions and row locks on the default database, so they would "
+            "not hold.",
+            hint="Route the django_authy2fa app to the default database (return None or "
+            "'default' for its models in db_for_read and db_for_write).",
+            id="authy2fa.E006",
+        )
+    ]
+
+
 PASSWORD_ONLY_DRF_CLASSES = {
     "rest_framework.authentication.BasicAuthentication",
     "rest_framework.authentication.TokenAuthentication",

@@ -131,3 +131,55 @@ def test_the_reporter_filter_hides_the_authorization_header(rf):
     meta = ExceptionReporterFilter().get_safe_request_meta(request)
     assert meta["HTTP_AUTHORIZATION"] == ExceptionReporterFilter.cleansed_substitute
     assert "a2fa_secret-token" not in repr(meta)
+
+
+class ReadsFromAReplica:
+    """A common router: every read of every app goes to a replica."""
+
+    def db_for_read(self, model, **hints):
+        return "replica"
+
+
+class OtherAppsElsewhere:
+    """Routes only another app away; this app's models are left to the default."""
+
+    def db_for_read(self, model, **hints):
+        return "archive" if model._meta.app_label == "sessions" else None
+
+    db_for_write = db_for_read
+
+
+class AuditEventsElsewhere:
+    def db_for_write(self, model, **hints):
+        return "audit" if model._meta.model_name == "auditevent" else None
+
+
+def test_default_routing_passes_e006():
+    from django_authy2fa.checks import check_database_routing
+
+    assert check_database_routing() == []
+
+
+def test_other_apps_routed_elsewhere_pass_e006(settings):
+    from django_authy2fa.checks import check_database_routing
+
+    settings.DATABASE_ROUTERS = [f"{__name__}.OtherAppsElsewhere"]
+    assert check_database_routing() == []
+
+
+@pytest.mark.parametrize(
+    ("router", "named"),
+    [
+        ("ReadsFromAReplica", "django_authy2fa.TwoFactorProfile → 'replica'"),
+        ("AuditEventsElsewhere", "django_authy2fa.AuditEvent → 'audit'"),
+    ],
+)
+def test_routing_the_apps_models_away_is_e006(settings, router, named):
+    from django_authy2fa.checks import check_database_routing
+
+    settings.DATABASE_ROUTERS = [f"{__name__}.{router}"]
+    (message,) = check_database_routing()
+    assert message.id == "authy2fa.E006"
+    assert message.level == checks.ERROR
+    assert named in message.msg
+    assert "authy2fa.E006" in ids(checks.run_checks(tags=[checks.Tags.security]))
