@@ -62,13 +62,13 @@ class Plan:
     query_samples: int = 20
     server_rounds: int = 8
     server_seconds: int = 2
-    login_rounds: int = 15
-    fast_login_rounds: int = 15
+    login_rounds: int = 31
+    fast_login_rounds: int = 31
     check_iterations: int = 300
-    authy_rounds: int = 9
+    authy_rounds: int = 15
     authy_calls: int = 1_000
     large_hot_rounds: int = 15
-    large_login_rounds: int = 11
+    large_login_rounds: int = 21
 
 
 QUICK = Plan(
