@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,7 +30,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, reverse
-from django.utils.functional import LazyObject, SimpleLazyObject, empty
+from django.utils.functional import SimpleLazyObject, empty
 from django.utils.http import urlencode
 
 from . import flows, state
@@ -73,7 +74,8 @@ class TwoFactorMiddleware:
         if redirect is not None:
             return redirect
         response = self.get_response(request)
-        self._after_login(request)
+        if _LOGIN_SEEN in request.__dict__:
+            self._after_login(request)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
@@ -81,7 +83,8 @@ class TwoFactorMiddleware:
         if redirect is not None:
             return redirect
         response = await self.get_response(request)
-        await sync_to_async(self._after_login)(request)
+        if _LOGIN_SEEN in request.__dict__:
+            await sync_to_async(self._after_login)(request)
         return response
 
     # -- request phase -------------------------------------------------------------------
@@ -95,15 +98,16 @@ class TwoFactorMiddleware:
                 "django.contrib.auth.middleware.AuthenticationMiddleware in MIDDLEWARE."
             )
         original_user = request.user
-        if _needs_eager_check(request):
+        verified_pk = _verified_session_user(request)
+        if verified_pk is None and _needs_eager_check(request):
             # Decide now, so that even code reading the session directly (a
             # view calling auth.get_user(), Channels) finds no stale login.
             request.user = _resolve(request, original_user)
-        else:
-            request.user = SimpleLazyObject(lambda: _resolve(request, original_user))
+        elif not _defer_in_place(original_user, request, verified_pk):
+            request.user = SimpleLazyObject(lambda: _resolve(request, original_user, verified_pk))
         original_auser = getattr(request, "auser", None)
         if original_auser is not None:
-            request.auser = _async_user(request, original_auser)
+            request.auser = partial(_resolved_auser, request, original_auser)
         return self._redirect_login_pages(request)
 
     @staticmethod
@@ -128,9 +132,7 @@ class TwoFactorMiddleware:
     @staticmethod
     def _after_login(request: HttpRequest) -> None:
         """A view called ``login()``: demote it now, before the session is saved."""
-        user = getattr(request, _LOGIN_SEEN, None)
-        if user is None:
-            return
+        user = request.__dict__[_LOGIN_SEEN]
         verified_version = getattr(user, VERIFIED_ATTRIBUTE, None)
         if verified_version is not None:  # both factors passed in TwoFactorBackend
             state.mark_session(request.session, user, version=verified_version, verified=True)
@@ -142,17 +144,29 @@ class TwoFactorMiddleware:
             request.user = AnonymousUser()
 
 
-def _needs_eager_check(request: HttpRequest) -> bool:
-    """A logged-in session whose user has 2FA on but which is not verified at this version.
+def _verified_session_user(request: HttpRequest) -> str | None:
+    """The session's user id when it passed the second step at the user's current version.
 
-    One cache read; the verified hot path and users without 2FA stay lazy and
-    query-free. (A policy that obliges users without 2FA is checked lazily.)
+    One cache read; the answer is kept for the rest of the request, so the
+    hot path (a verified session) decides once and then only compares ids.
     """
     user_pk = request.session.get(SESSION_KEY)
     if user_pk is None:
-        return False
-    user_state = _user_state(request, user_pk)
-    return user_state.enabled and not _verified_now(request.session, user_pk, user_state)
+        return None
+    if _verified_now(request.session, user_pk, _user_state(request, user_pk)):
+        return str(user_pk)
+    return None
+
+
+def _needs_eager_check(request: HttpRequest) -> bool:
+    """A logged-in session whose user has 2FA on but which is not verified at this version.
+
+    The verified hot path and users without 2FA stay lazy and query-free.
+    (A policy that obliges users without 2FA is checked lazily.) Called after
+    :func:`_verified_session_user`, so the state comes from the request's memo.
+    """
+    user_pk = request.session.get(SESSION_KEY)
+    return user_pk is not None and _user_state(request, user_pk).enabled
 
 
 def _user_state(request: HttpRequest, user_pk: Any, *, fresh: bool = False) -> state.UserState:
@@ -162,7 +176,9 @@ def _user_state(request: HttpRequest, user_pk: Any, *, fresh: bool = False) -> s
     request on, as if it had landed a moment later. ``fresh`` reads again,
     for the decision after a view called ``login()``.
     """
-    memo = getattr(request, _USER_STATE, None)
+    # Through __dict__: getattr() with a default raises and catches an
+    # AttributeError inside when the memo is missing, a real cost per request.
+    memo = request.__dict__.get(_USER_STATE)
     if not fresh and memo is not None and memo[0] == str(user_pk):
         return memo[1]
     user_state = state.load_user_state(user_pk)
@@ -170,18 +186,62 @@ def _user_state(request: HttpRequest, user_pk: Any, *, fresh: bool = False) -> s
     return user_state
 
 
-def _async_user(request: HttpRequest, original_auser: Callable[[], Awaitable[Any]]):
-    async def auser() -> Any:
-        user = await original_auser()
-        return await sync_to_async(_resolve)(request, user)
+def _defer_in_place(user: Any, request: HttpRequest, verified_pk: str | None) -> bool:
+    """Make ``AuthenticationMiddleware``'s own lazy user resolve through :func:`_resolve`.
 
-    return auser
+    Only for Django's unevaluated ``SimpleLazyObject``: its loader is
+    replaced, so views read the user through one proxy (a few Python calls
+    per attribute, on every request) rather than through a second one
+    wrapped around it, and code that kept a reference to the request's user
+    before this middleware ran gets the decided user too. Returns False
+    (wrap instead) for anything else: a user already loaded, or an object
+    another middleware put there.
+    """
+    if type(user) is not SimpleLazyObject:
+        return False
+    # The instance's own __dict__, past LazyObject's __getattribute__ and
+    # __setattr__: the first costs a Python call per attribute, the second
+    # would load the user to set the attribute on them.
+    fields = object.__getattribute__(user, "__dict__")
+    load = fields.get("_setupfunc")
+    if fields.get("_wrapped", empty) is not empty or load is None:
+        return False
+    fields["_setupfunc"] = lambda: _resolve_loaded(request, load(), verified_pk)
+    return True
 
 
-def _resolve(request: HttpRequest, user: Any) -> Any:
-    """The user every view sees: the real one, or ``AnonymousUser`` (fail closed)."""
-    user = _unwrapped(user)
+def _settle(lazy_user: Any, decided: Any) -> Any:
+    """Make Django's lazy user hold the decided user too; returns ``decided``.
+
+    Code that kept a reference to the request's user before this middleware
+    ran then sees the same user as every view, not the one loaded before the
+    decision.
+    """
+    if type(lazy_user) is SimpleLazyObject:
+        object.__getattribute__(lazy_user, "__dict__")["_wrapped"] = decided
+    return decided
+
+
+async def _resolved_auser(request: HttpRequest, original_auser: Callable[[], Awaitable[Any]]):
+    user = await original_auser()
+    return await sync_to_async(_resolve)(request, user)
+
+
+def _resolve(request: HttpRequest, user: Any, verified_pk: str | None = None) -> Any:
+    """The user every view sees: the real one, or ``AnonymousUser`` (fail closed).
+
+    ``verified_pk`` is the id of the user this session was found verified
+    for when the request began (:func:`_verified_session_user`): that user
+    keeps without another look.
+    """
+    return _settle(user, _resolve_loaded(request, _unwrapped(user), verified_pk))
+
+
+def _resolve_loaded(request: HttpRequest, user: Any, verified_pk: str | None) -> Any:
+    """:func:`_resolve` for a user object already loaded."""
     if not getattr(user, "is_authenticated", False):
+        return user
+    if verified_pk is not None and str(user.pk) == verified_pk:
         return user
     if _session_may_keep(request, user):
         return user
@@ -190,13 +250,14 @@ def _resolve(request: HttpRequest, user: Any) -> Any:
 
 
 def _unwrapped(user: Any) -> Any:
-    """The object behind ``AuthenticationMiddleware``'s lazy user, loaded now.
+    """The object behind Django's lazy user, loaded now.
 
-    The request's user becomes this middleware's lazy object; wrapping the
-    first lazy object inside it would make every attribute a view reads pass
-    through two proxies, a few Python calls each, on every request.
+    The request's user becomes this middleware's lazy object; wrapping a
+    lazy object inside it would make every attribute a view reads pass
+    through two proxies, a few Python calls each, on every request. Only a
+    plain ``SimpleLazyObject``: a subclass may answer some attributes itself.
     """
-    if isinstance(user, LazyObject):
+    if type(user) is SimpleLazyObject:
         if user._wrapped is empty:
             user._setup()
         return user._wrapped

@@ -69,6 +69,72 @@ def test_views_read_the_user_through_one_lazy_object_not_two():
     assert seen._wrapped.username == "alice"
 
 
+WITH_EARLY_REFERENCE = [
+    *WITHOUT_APP[:-1],  # up to AuthenticationMiddleware
+    "tests.site_middleware.KeepsEarlyUser",
+    "django_authy2fa.middleware.TwoFactorMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+
+@override_settings(MIDDLEWARE=WITH_EARLY_REFERENCE)
+def test_a_verified_session_keeps_django_s_own_lazy_user():
+    make_user("alice")
+    browser = Browser()
+    browser.full_login()
+    response = browser.get("/protected/")
+    assert response.status_code == 200
+    request = response.wsgi_request
+    assert request.user is request.early_user
+    assert request.early_user.get_username() == "alice"
+
+
+@override_settings(MIDDLEWARE=WITH_EARLY_REFERENCE)
+def test_a_reference_kept_before_the_middleware_sees_the_demoted_session_as_anonymous():
+    """Decided eagerly: a 2FA user signed in without the second step."""
+    alice = make_user("alice")
+    client = Client()
+    client.force_login(alice)
+    response = client.get("/protected/")
+    assert response.status_code == 302
+    assert not response.wsgi_request.early_user.is_authenticated
+
+
+@pytest.mark.parametrize("early", ["KeepsEarlyUser", "LoadsEarlyUser"])
+@override_settings(
+    AUTHY2FA={
+        "PROVIDER": "django_authy2fa.providers.locmem.LocmemProvider",
+        "REQUIRED_FOR": "staff",
+    },
+)
+def test_a_reference_kept_before_the_middleware_sees_a_policy_demotion_as_anonymous(early):
+    """Decided lazily: staff without 2FA, whom the policy obliges to enrol."""
+    root = make_user("root", enabled=False, staff=True)
+    client = Client()
+    client.force_login(root)
+    middleware = [m.replace("KeepsEarlyUser", early) for m in WITH_EARLY_REFERENCE]
+    with override_settings(MIDDLEWARE=middleware):
+        response = client.get("/protected/")
+    assert response.status_code == 302
+    assert not response.wsgi_request.early_user.is_authenticated
+
+
+@override_settings(
+    MIDDLEWARE=[
+        *WITH_EARLY_REFERENCE[:-2],
+        "tests.site_middleware.SignedOutView",
+        *WITH_EARLY_REFERENCE[-2:],
+    ]
+)
+def test_a_lazy_user_of_another_middleware_keeps_what_it_says_of_itself():
+    make_user("alice")
+    browser = Browser()
+    browser.full_login()
+    response = browser.get("/protected/")
+    assert response.status_code == 302  # login_required: the site's middleware said "signed out"
+    assert not response.wsgi_request.user.is_authenticated
+
+
 def test_cold_cache_reads_the_database_once_then_not_again():
     make_user("alice")
     browser = Browser()
