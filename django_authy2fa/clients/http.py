@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, ClassVar, Final, Generic, TypeVar
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.core.exceptions import ValidationError
@@ -797,7 +797,8 @@ class ApiClient(Generic[R]):
         prepared = requests.PreparedRequest()
         prepared.prepare(
             method=method,
-            url=url if not params else f"{url}?{urlencode(params)}",
+            url=url,
+            params=params,  # encoded as Session.request would
             # The session's defaults first, so the client's own headers win.
             headers={**session.headers, **headers},
             data=data,

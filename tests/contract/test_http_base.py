@@ -37,9 +37,11 @@ from django_authy2fa.clients.http import (
     check_timeout,
     detached,
     is_loopback,
+    new_session,
     normalise_error_code,
     parse_fields,
     parse_retry_after,
+    settle_environment,
 )
 from django_authy2fa.clients.verify import VerifyClient
 from django_authy2fa.exceptions import (
@@ -491,6 +493,48 @@ def test_a_private_pool_sends_what_a_session_would(sensitive, kind, call, answer
     assert "?" in private.url or private.body
     assert private.body == through_session.body
     assert dict(private.headers) == dict(through_session.headers)
+
+
+@pytest.mark.parametrize(
+    ("kind", "call", "answer"),
+    [
+        ("authy", lambda c: c.verify_token(1635, "0123456"), afx.TOKEN_VALID),
+        ("verify", lambda c: c.check_verification("123456", to=PHONE_E164), vfx.CHECK_APPROVED),
+    ],
+    ids=["authy", "verify"],
+)
+def test_a_private_pool_sends_with_the_transport_settings_a_session_would(
+    sensitive, kind, call, answer, monkeypatch
+):
+    """TLS verification (a company CA bundle), client certificate, proxies and timeout.
+
+    The private pool hands them to the adapter itself: compared here with a
+    caller's session set up from the same environment, which goes through
+    ``Session.request``.
+    """
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://egress.internal:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/company-ca.pem")
+    sent = []
+    for shared in (False, True):
+        session = None
+        if shared:
+            session = new_session()
+            settle_environment(session, VERIFY_BASE if kind == "verify" else AUTHY_BASE)
+        with (
+            client_on(kind, sensitive, session) as client,
+            responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
+        ):
+            for method in (responses.GET, responses.POST):
+                mock.add(method, re.compile(".*"), json=answer)
+            call(client)
+            (exchange,) = mock.calls
+            sent.append(dict(exchange.request.req_kwargs))
+    private, through_session = sent
+    assert private["verify"] == "/etc/ssl/certs/company-ca.pem"
+    assert private["proxies"]["https"] == "http://egress.internal:3128"
+    assert private == through_session
 
 
 # --- Shared helpers -------------------------------------------------------------------------
