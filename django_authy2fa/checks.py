@@ -138,14 +138,25 @@ def check_database_routing(app_configs: Any = None, **kwargs: Any) -> list[check
     from django.apps import apps
     from django.db import DEFAULT_DB_ALIAS, router
 
-    routed = sorted(
-        {
-            f"{model._meta.label} → {alias!r}"
-            for model in apps.get_app_config("django_authy2fa").get_models()
-            for alias in (router.db_for_read(model), router.db_for_write(model))
-            if alias not in (None, DEFAULT_DB_ALIAS)
-        }
-    )
+    try:
+        routed = sorted(
+            {
+                f"{model._meta.label} → {alias!r}"
+                for model in apps.get_app_config("django_authy2fa").get_models()
+                for alias in (router.db_for_read(model), router.db_for_write(model))
+                if alias != DEFAULT_DB_ALIAS
+            }
+        )
+    except Exception as err:  # a router that needs hints (an instance) it is not given here
+        return [
+            checks.Warning(
+                "Could not ask DATABASE_ROUTERS where django_authy2fa's models go: "
+                f"{type(err).__name__}: {err}",
+                hint="Make sure the router sends the django_authy2fa app to the default "
+                "database; its locks are taken there (see authy2fa.E006).",
+                id="authy2fa.W006",
+            )
+        ]
     if not routed:
         return []
     return [

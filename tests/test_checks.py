@@ -154,6 +154,13 @@ class AuditEventsElsewhere:
         return "audit" if model._meta.model_name == "auditevent" else None
 
 
+class NeedsAnInstance:
+    """Decides from the instance a query is about: asked without one, it raises."""
+
+    def db_for_write(self, model, **hints):
+        return hints["instance"]._state.db
+
+
 def test_default_routing_passes_e006():
     from django_authy2fa.checks import check_database_routing
 
@@ -183,3 +190,14 @@ def test_routing_the_apps_models_away_is_e006(settings, router, named):
     assert message.level == checks.ERROR
     assert named in message.msg
     assert "authy2fa.E006" in ids(checks.run_checks(tags=[checks.Tags.security]))
+
+
+def test_a_router_that_cannot_answer_without_hints_is_a_warning_not_a_crash(settings):
+    from django_authy2fa.checks import check_database_routing
+
+    settings.DATABASE_ROUTERS = [f"{__name__}.NeedsAnInstance"]
+    (message,) = check_database_routing()
+    assert message.id == "authy2fa.W006"
+    assert message.level == checks.WARNING
+    assert "KeyError" in message.msg
+    assert "authy2fa.W006" in ids(checks.run_checks(tags=[checks.Tags.security]))
