@@ -69,6 +69,7 @@ class Plan:
     authy_calls: int = 1_000
     large_hot_rounds: int = 15
     large_login_rounds: int = 21
+    instruction_requests: int = 200
 
 
 QUICK = Plan(
@@ -86,6 +87,7 @@ QUICK = Plan(
     authy_calls=20,
     large_hot_rounds=1,
     large_login_rounds=1,
+    instruction_requests=5,
 )
 
 
@@ -95,10 +97,12 @@ QUICK = Plan(
 class Worker:
     """One configuration's process; :meth:`call` sends a command and waits for the answer."""
 
-    def __init__(self, name: str, config: str, env: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, config: str, env: dict[str, str], wrapper: list[str] | None = None
+    ) -> None:
         self.name = name
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.worker"],
+        self.process = subprocess.Popen(  # noqa: S603 - our own worker, under valgrind or not
+            [*(wrapper or []), sys.executable, "-m", "benchmarks.worker"],
             cwd=ROOT,
             env={
                 **env,
@@ -125,12 +129,12 @@ class Worker:
             raise RuntimeError(f"worker {self.name}, {cmd}:\n{answer['error']}")
         return answer["ok"]
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10) -> None:
         with contextlib.suppress(OSError, ValueError):
             self.process.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
             self.process.stdin.close()
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
 
@@ -294,6 +298,81 @@ def middleware_in_process(
     }
 
 
+def callgrind_library(directory: Path) -> tuple[Path | None, str]:
+    """Build ``callgrind_control.c``: the library's path, or None and why not."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if not shutil.which("valgrind"):
+        return None, "valgrind is not installed"
+    if not compiler:
+        return None, "no C compiler to build the counting switch"
+    library = directory / "libbench_callgrind.so"
+    source = ROOT / "benchmarks" / "callgrind_control.c"
+    built = subprocess.run(  # noqa: S603 - a fixed command on our own source file
+        [compiler, "-O2", "-shared", "-fPIC", "-o", str(library), str(source)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if built.returncode:
+        return None, f"the counting switch did not build ({built.stderr.strip().splitlines()[-1]})"
+    return library, ""
+
+
+def middleware_instructions(
+    configs: list[str],
+    env: dict[str, str],
+    library: Path,
+    users: dict[str, str],
+    requests: int,
+    directory: Path,
+) -> dict[str, Any]:
+    """Instructions per request of the protected page, counted by callgrind.
+
+    One worker per configuration under valgrind; counting covers only the
+    timed loop. The count is repeatable whatever else the machine is doing,
+    which the throughput rows are not. It covers this process only: the
+    database server's work is not in it (the same queries in every
+    configuration but django-otp's), nor a Redis server's.
+    """
+    per_request: dict[str, float] = {}
+    for c in configs:
+        output = directory / f"callgrind.{c}.out"
+        wrapper = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            "--collect-atstart=no",
+            f"--callgrind-out-file={output}",
+            f"--log-file={directory / f'valgrind.{c}.log'}",
+        ]
+        worker = Worker(
+            f"{c}-callgrind",
+            c,
+            {**env, "BENCH_CALLGRIND_LIBRARY": str(library), "PYTHONHASHSEED": "0"},
+            wrapper=wrapper,
+        )
+        try:
+            worker.call("session", username=users[c])
+            result = worker.call("instructions", username=users[c], requests=requests)
+        finally:
+            worker.stop(timeout=120)
+        if result["failures"]:
+            raise RuntimeError(f"{c}: {result['failures']} requests were not answered 200")
+        per_request[c] = _callgrind_total(output) / requests
+    return {
+        "requests": requests,
+        "per_request": per_request,
+        "ratio": {c: per_request[c] / per_request["plain"] for c in configs},
+    }
+
+
+def _callgrind_total(output: Path) -> int:
+    match = re.search(r"^totals: (\d+)", output.read_text(), re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"no instruction total in {output}")
+    return int(match.group(1))
+
+
 def middleware_server(
     servers: dict[str, Server], cookies: dict[str, str], rounds: int, seconds: int
 ) -> dict[str, Any]:
@@ -362,7 +441,7 @@ def _wrk(url: str, cookie: str, seconds: int) -> dict[str, float]:
 
 
 #: Offsets from a scale's base user: each benchmark signs in its own users.
-HOT_OFFSET, LOGIN_OFFSET = 1, 10
+HOT_OFFSET, LOGIN_OFFSET, CALLGRIND_OFFSET = 1, 10, -10
 
 
 def login_users(rounds: int) -> int:
@@ -607,6 +686,9 @@ def main(argv: list[str] | None = None) -> int:
         results["setup"] = setup
         results["versions"] = workers["authy2fa"].call("versions")
         results["fast_hasher"] = workers["authy2fa-md5"].call("versions")["hasher"]
+        callgrind, why_no_callgrind = callgrind_library(Path(tmp.name))
+        if not callgrind:
+            run.notes.append(f"Instruction counts skipped: {why_no_callgrind}.")
         use_server = bool(shutil.which("wrk"))
         if not use_server:
             run.notes.append("wrk is not installed: the real-server rows were skipped.")
@@ -640,6 +722,16 @@ def main(argv: list[str] | None = None) -> int:
                 _log(f"{size:,} users: middleware, gunicorn + wrk")
                 scale["server"] = middleware_server(
                     servers, scale["hot"]["cookies"], plan.server_rounds, plan.server_seconds
+                )
+            if key == "small" and callgrind:
+                _log(f"{size:,} users: middleware, instructions counted by callgrind")
+                scale["instructions"] = middleware_instructions(
+                    configs,
+                    env,
+                    callgrind,
+                    {c: users_at(base, CALLGRIND_OFFSET + i) for i, c in enumerate(configs)},
+                    plan.instruction_requests,
+                    Path(tmp.name),
                 )
             _log(f"{size:,} users: login path")
             scale["login"] = login_path(

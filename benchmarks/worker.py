@@ -103,6 +103,7 @@ class Worker:
             "authy2fa_redis": self._sign_in_authy2fa,
             "otp": self._sign_in_otp,
         }[self.config](client, username)
+        _drop_deleted_cookies(client)
         response = client.get(PROTECTED)
         if response.status_code != 200:
             raise RuntimeError(
@@ -118,7 +119,7 @@ class Worker:
         _expect(response, 302, "plain password step")
 
     def _sign_in_authy2fa(self, client, username: str) -> None:
-        list(self._authy2fa_login(client, username, count_queries=False))
+        list(self._authy2fa_login(client, username, count_queries=False, browse=True))
 
     def _sign_in_otp(self, client, username: str) -> None:
         from django.contrib.auth import get_user_model
@@ -151,6 +152,27 @@ class Worker:
         # processes share the cores, but blind to time spent in the database.
         cpu = time.process_time() - cpu
         return {"seconds": seconds, "cpu": cpu, "requests": requests, "failures": failures}
+
+    def instructions(self, username: str, requests: int) -> dict[str, Any]:
+        """``requests`` GETs with callgrind counting instructions (the worker runs under it).
+
+        Counting is switched on around the loop only, after a warm-up, through
+        the small library ``benchmarks.run`` builds (``BENCH_CALLGRIND_LIBRARY``);
+        the runner reads the total from callgrind's output once the worker ends.
+        """
+        import ctypes
+
+        counter = ctypes.CDLL(os.environ["BENCH_CALLGRIND_LIBRARY"])
+        get = self.sessions[username].get
+        for _ in range(20):
+            _expect(get(PROTECTED), 200, "protected page (warm-up)")
+        failures = 0
+        counter.bench_count_start()
+        for _ in range(requests):
+            if get(PROTECTED).status_code != 200:
+                failures += 1
+        counter.bench_count_stop()
+        return {"requests": requests, "failures": failures}
 
     def hot_queries(self, username: str, requests: int) -> dict[str, Any]:
         """What one request does, counted apart from the timed loop.
@@ -245,7 +267,14 @@ class Worker:
             "statements": [s[3] for s in steps],
         }
 
-    def _authy2fa_login(self, client, username: str, *, count_queries: bool):
+    def _authy2fa_login(self, client, username: str, *, count_queries: bool, browse=False):
+        """The three steps of this app's sign-in; each yields (name, seconds, queries, sql).
+
+        ``browse`` also loads the code page after sending, untimed, as a browser
+        following the redirect would: that page shows (and so clears) the
+        "We sent a code" message. Without it the session would keep sending an
+        unread message cookie with every request of the middleware benchmark.
+        """
         from django_authy2fa.providers import console
 
         yield self._timed_step(
@@ -271,6 +300,8 @@ class Worker:
         sent = console.recent_messages(1)
         if not sent:
             raise RuntimeError("the console provider sent no code")
+        if browse:
+            _expect(client.get("/account/2fa/verify/?method=sms"), 200, "code page")
         code = sent[0].code
         yield self._timed_step(
             "code",
@@ -422,6 +453,16 @@ class Worker:
             f"{hasher.algorithm} ({iterations} iterations)" if iterations else hasher.algorithm
         )
         return info
+
+
+def _drop_deleted_cookies(client) -> None:
+    """Forget the cookies a response deleted, as a browser does.
+
+    Django's test client keeps a deleted cookie (an empty value, already
+    expired) and sends it with every later request, which a browser would not.
+    """
+    for name in [name for name, morsel in client.cookies.items() if not morsel.value]:
+        del client.cookies[name]
 
 
 def _password() -> str:
