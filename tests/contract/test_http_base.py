@@ -476,18 +476,9 @@ def test_a_private_pool_sends_what_a_session_would(sensitive, kind, call, answer
     """
     plain = requests.Session()
     plain.trust_env = False  # the test's environment is not what is compared
-    sent = []
-    for session in (None, plain):
-        with (
-            client_on(kind, sensitive, session) as client,
-            responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
-        ):
-            for method in (responses.GET, responses.POST):
-                mock.add(method, re.compile(".*"), json=answer)
-            call(client)
-            (exchange,) = mock.calls
-            sent.append(exchange.request)
-    private, through_session = sent
+    private, through_session = (
+        _request_sent(kind, sensitive, session, call, answer) for session in (None, plain)
+    )
     assert private.method == through_session.method
     assert private.url == through_session.url
     assert "?" in private.url or private.body
@@ -516,25 +507,28 @@ def test_a_private_pool_sends_with_the_transport_settings_a_session_would(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTPS_PROXY", "http://egress.internal:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/company-ca.pem")
-    sent = []
-    for shared in (False, True):
-        session = None
-        if shared:
-            session = new_session()
-            settle_environment(session, VERIFY_BASE if kind == "verify" else AUTHY_BASE)
-        with (
-            client_on(kind, sensitive, session) as client,
-            responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
-        ):
-            for method in (responses.GET, responses.POST):
-                mock.add(method, re.compile(".*"), json=answer)
-            call(client)
-            (exchange,) = mock.calls
-            sent.append(dict(exchange.request.req_kwargs))
-    private, through_session = sent
+    shared = new_session()
+    settle_environment(shared, VERIFY_BASE if kind == "verify" else AUTHY_BASE)
+    private, through_session = (
+        dict(_request_sent(kind, sensitive, session, call, answer).req_kwargs)
+        for session in (None, shared)
+    )
     assert private["verify"] == "/etc/ssl/certs/company-ca.pem"
     assert private["proxies"]["https"] == "http://egress.internal:3128"
     assert private == through_session
+
+
+def _request_sent(kind, sensitive, session, call, answer) -> requests.PreparedRequest:
+    """What one client call put on the wire (recorded by ``responses``)."""
+    with (
+        client_on(kind, sensitive, session) as client,
+        responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
+    ):
+        for method in (responses.GET, responses.POST):
+            mock.add(method, re.compile(".*"), json=answer)
+        call(client)
+        (exchange,) = mock.calls
+        return exchange.request
 
 
 # --- Shared helpers -------------------------------------------------------------------------
