@@ -1284,7 +1284,13 @@ def _reason(reason: str) -> dict[str, str]:
     return {"reason": reason} if reason else {}
 
 
-def refresh_session_mark(request: HttpRequest) -> None:
-    """After the user changed their own 2FA, keep this session verified at the new version."""
-    user_state = state.load_user_state(request.user.pk)
-    state.mark_session(request.session, request.user, version=user_state.version, verified=True)
+def refresh_session_mark(request: HttpRequest, user: Any = None) -> None:
+    """After the user changed their own 2FA, keep this session verified at the new version.
+
+    ``user`` is the user this request just signed in with ``login()``, when
+    there is one: reading ``request.user`` before the mark would decide that
+    login without it.
+    """
+    user = request.user if user is None else user
+    user_state = state.load_user_state(user.pk)
+    state.mark_session(request.session, user, version=user_state.version, verified=True)

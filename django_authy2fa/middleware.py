@@ -37,13 +37,30 @@ from . import flows, state
 from .backends import VERIFIED_ATTRIBUTE
 
 _LOGIN_SEEN = "_authy2fa_login_seen"
+_LOGIN_DECIDED = "_authy2fa_login_decided"
 _USER_STATE = "_authy2fa_user_state"
+_WRAPPED = "_authy2fa_wrapped"
 
 
 @receiver(user_logged_in, dispatch_uid="django_authy2fa.middleware.login_seen")
-def _remember_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    if request is not None:
-        setattr(request, _LOGIN_SEEN, user)
+def _remember_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """Note a ``login()`` so that it is decided before anything trusts it.
+
+    Once this middleware's request phase has run, the logged-in user becomes
+    lazy again: whoever reads ``request.user`` next — the view, or the view
+    behind a middleware placed after this one that logs users in itself
+    (``RemoteUserMiddleware``, a magic-link middleware) — gets the decided
+    user, not the one ``login()`` put there.
+    """
+    if request is None:
+        return
+    # A DRF view passes its Request, which wraps Django's: this middleware
+    # looks at Django's.
+    http_request = request.__dict__.get("_request", request)
+    http_request.__dict__.pop(_LOGIN_DECIDED, None)
+    setattr(http_request, _LOGIN_SEEN, user)
+    if _WRAPPED in http_request.__dict__ and hasattr(request, "user"):
+        request.user = SimpleLazyObject(partial(_login_decision, http_request))
 
 
 def _foreign_login_paths() -> set[str]:
@@ -98,6 +115,7 @@ class TwoFactorMiddleware:
                 "django.contrib.auth.middleware.AuthenticationMiddleware in MIDDLEWARE."
             )
         original_user = request.user
+        setattr(request, _WRAPPED, True)
         verified_pk = _verified_session_user(request)
         if verified_pk is None and _needs_eager_check(request):
             # Decide now, so that even code reading the session directly (a
@@ -131,17 +149,33 @@ class TwoFactorMiddleware:
 
     @staticmethod
     def _after_login(request: HttpRequest) -> None:
-        """A view called ``login()``: demote it now, before the session is saved."""
-        user = request.__dict__[_LOGIN_SEEN]
-        verified_version = getattr(user, VERIFIED_ATTRIBUTE, None)
-        if verified_version is not None:  # both factors passed in TwoFactorBackend
-            state.mark_session(request.session, user, version=verified_version, verified=True)
-        if not _session_may_keep(request, user, fresh=True):
-            next_url = request.POST.get("next") or request.GET.get("next") or ""
-            flows.demote_session(
-                request, user, request.session.get(BACKEND_SESSION_KEY, ""), next_url
-            )
+        """A view called ``login()``: decide it now, before the session is saved."""
+        if not _login_decision(request).is_authenticated:
             request.user = AnonymousUser()
+
+
+def _login_decision(request: HttpRequest) -> Any:
+    """The user the latest ``login()`` of this request leaves signed in, or ``AnonymousUser``.
+
+    Decided once per ``login()``: by whoever reads the user first, or by the
+    response phase. A login that did not pass the second step (or that the
+    policy does not allow without it) is demoted to a pending attempt.
+    """
+    decided = request.__dict__.get(_LOGIN_DECIDED)
+    if decided is not None:
+        return decided
+    user = request.__dict__[_LOGIN_SEEN]
+    verified_version = getattr(user, VERIFIED_ATTRIBUTE, None)
+    if verified_version is not None:  # both factors passed in TwoFactorBackend
+        state.mark_session(request.session, user, version=verified_version, verified=True)
+    if _session_may_keep(request, user, fresh=True):
+        decided = user
+    else:
+        next_url = request.POST.get("next") or request.GET.get("next") or ""
+        flows.demote_session(request, user, request.session.get(BACKEND_SESSION_KEY, ""), next_url)
+        decided = AnonymousUser()
+    setattr(request, _LOGIN_DECIDED, decided)
+    return decided
 
 
 def _verified_session_user(request: HttpRequest) -> str | None:
@@ -242,7 +276,11 @@ def _resolve_loaded(request: HttpRequest, user: Any, verified_pk: str | None) ->
     if not getattr(user, "is_authenticated", False):
         return user
     if verified_pk is not None and str(user.pk) == verified_pk:
-        return user
+        if str(request.session.get(SESSION_KEY)) == verified_pk:
+            return user
+        # The session was verified for this user when the request began but no
+        # longer names them (flushed or signed in anew since): not theirs now.
+        return AnonymousUser()
     if _session_may_keep(request, user):
         return user
     flows.demote_session(request, user, request.session.get(BACKEND_SESSION_KEY, ""))

@@ -214,7 +214,7 @@ def confirm_phone(request: HttpRequest) -> HttpResponse:
     # The password was just chosen and the phone just proved in this session:
     # both factors, so this session is signed in and verified.
     login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
-    flows.refresh_session_mark(request)
+    flows.refresh_session_mark(request, user)
     messages.success(request, "Phone confirmed: two-step verification is on for this account.")
     # Shown in this response only (never cached): the codes are stored nowhere in clear.
     return _render_demo(request, recovery_codes=codes or [], enrollment=None)

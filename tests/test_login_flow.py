@@ -158,9 +158,24 @@ def test_admin_login_does_not_bypass_the_second_step():
 def test_login_by_a_third_party_view_is_demoted(alice, browser):
     response = browser.get("/third-party-login/?username=alice")
     assert response.status_code == 200
+    assert response.content.endswith(b"the view sees anonymous")
     assert SESSION_KEY not in browser.session
     assert browser.get("/protected/").status_code == 302
     assert browser.get(VERIFY_URL).status_code == 200
+
+
+# The view logs in through ModelBackend: Django keeps such a login only while it is listed.
+@override_settings(
+    AUTHENTICATION_BACKENDS=[
+        "django_authy2fa.backends.TwoFactorBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
+)
+def test_login_by_a_third_party_view_of_a_user_without_2fa_stands(browser):
+    make_user("bob", enabled=False)
+    response = browser.get("/third-party-login/?username=bob")
+    assert response.content.endswith(b"the view sees bob")
+    assert browser.get("/protected/").content == b"secret page of bob"
 
 
 def test_password_reset_auto_login_does_not_bypass(alice, browser, client):

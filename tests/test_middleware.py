@@ -1,7 +1,7 @@
 """The fail-closed middleware: what a verified, pending or plain session sees, and its cost."""
 
 import pytest
-from django.contrib.auth import get_user_model
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -51,8 +51,11 @@ def test_user_without_2fa_costs_no_extra_query_either():
     client = Client()
     client.force_login(bob)
     with_app = _queries_for(client)
+    # A new client: a client builds its middleware once, on its first request.
+    plain = Client()
+    plain.force_login(bob)
     with override_settings(MIDDLEWARE=WITHOUT_APP):
-        without_app = _queries_for(client)
+        without_app = _queries_for(plain)
     assert with_app == without_app
 
 
@@ -258,3 +261,55 @@ def test_async_view_sees_anonymous_for_pending_and_user_when_verified():
     response = async_to_sync(_async_get)(verified, "/protected-async/")
     assert response.status_code == 200
     assert response.content == b"async secret page of alice"
+
+
+@pytest.mark.parametrize("early", ["KeepsEarlyUser", "LoadsEarlyUser"])
+def test_a_view_that_empties_the_session_no_longer_sees_the_verified_user(early):
+    """Even when the user was loaded before the session was emptied."""
+    make_user("alice")
+    middleware = [m.replace("KeepsEarlyUser", early) for m in WITH_EARLY_REFERENCE]
+    with override_settings(MIDDLEWARE=middleware):
+        browser = Browser()  # the test client builds its middleware on its first request
+        browser.full_login()
+        assert browser.get("/protected/").status_code == 200
+        response = browser.get("/flushed-session/")
+    assert response.content == b"anonymous"
+
+
+REMOTE_USER_AFTER_THE_APP = [
+    *WITHOUT_APP[:-1],  # up to AuthenticationMiddleware
+    "django_authy2fa.middleware.TwoFactorMiddleware",
+    "django.contrib.auth.middleware.RemoteUserMiddleware",  # calls login() itself
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+REMOTE_USER_BACKENDS = [
+    "django.contrib.auth.backends.RemoteUserBackend",
+    "django_authy2fa.backends.TwoFactorBackend",
+]
+
+
+@override_settings(
+    MIDDLEWARE=REMOTE_USER_AFTER_THE_APP, AUTHENTICATION_BACKENDS=REMOTE_USER_BACKENDS
+)
+def test_a_login_by_a_middleware_placed_after_this_one_reaches_the_view_decided():
+    make_user("alice")
+    client = Client()
+    response = client.get("/protected/", REMOTE_USER="alice")
+    assert response.status_code == 302  # login_required saw AnonymousUser
+    assert SESSION_KEY not in client.session
+    assert state.PENDING_SESSION_KEY in client.session
+
+
+@override_settings(
+    MIDDLEWARE=REMOTE_USER_AFTER_THE_APP, AUTHENTICATION_BACKENDS=REMOTE_USER_BACKENDS
+)
+def test_a_login_by_a_middleware_placed_after_this_one_stands_without_2fa_or_once_verified():
+    make_user("bob", enabled=False)
+    response = Client().get("/protected/", REMOTE_USER="bob")
+    assert response.content == b"secret page of bob"
+
+    make_user("alice")
+    browser = Browser()
+    browser.full_login()
+    response = browser.get("/protected/", REMOTE_USER="alice")
+    assert response.content == b"secret page of alice"

@@ -35,7 +35,14 @@ def third_party_login(request):
     """A view that calls login() itself, as a password-reset or SSO view would."""
     user = User.objects.get(username=request.GET["username"])
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    return HttpResponse("logged in by a third-party view")
+    seen = request.user.get_username() or "anonymous"
+    return HttpResponse(f"logged in by a third-party view; the view sees {seen}")
+
+
+def flushed_session(request):
+    """A view that empties the session without logout(), then looks at the user."""
+    request.session.flush()
+    return HttpResponse(request.user.get_username() or "anonymous")
 
 
 def one_shot_login(request):
@@ -61,6 +68,7 @@ urlpatterns = [
     path("protected-async/", protected_async),
     path("third-party-login/", third_party_login),
     path("one-shot-login/", csrf_exempt(one_shot_login)),
+    path("flushed-session/", flushed_session),
 ]
 
 if settings.DRF_INSTALLED:

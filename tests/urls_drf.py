@@ -1,5 +1,6 @@
 """The test site's API routes: the library's API and a few plain DRF views."""
 
+from django.contrib.auth import get_user_model, login
 from django.urls import include, path
 from rest_framework.authentication import (
     BasicAuthentication,
@@ -37,11 +38,22 @@ def wrapped_basic_whoami(request):
     return Response({"username": request.user.get_username()})
 
 
+@api_view(["POST"])
+@authentication_classes([])
+@permission_classes([])
+def session_login(request):
+    """An API view that signs users in with login(), passing DRF's Request."""
+    user = get_user_model().objects.get(username=request.data["username"])
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return Response({"signed_in_as": request.user.get_username() or None})
+
+
 urlpatterns = [
     path("api/2fa/", include("django_authy2fa.api.urls")),
     path("api/whoami/", whoami),
     path("api/drf-token/", obtain_auth_token),
     path("api/basic-whoami/", basic_whoami),
     path("api/wrapped-basic-whoami/", wrapped_basic_whoami),
+    path("api/session-login/", session_login),
     path("api-auth/", include("rest_framework.urls")),
 ]

@@ -3,6 +3,7 @@
 import base64
 
 import pytest
+from django.contrib.auth import SESSION_KEY
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -434,3 +435,28 @@ def test_forced_app_enrollment_through_the_api_ends_with_a_token(api):
     assert bearer(api, done.json()["token"]).get("/api/whoami/").status_code == 200
     # The attempt is finished: its challenge cannot serve again.
     assert verify(api, challenge, "123456", "totp").json()["code"] == "expired"
+
+
+def test_an_api_view_calling_login_with_drf_s_request_is_demoted_at_once():
+    make_user("alice")
+    client = APIClient()
+    response = client.post("/api/session-login/", {"username": "alice"}, format="json")
+    assert response.status_code == 200
+    assert response.json() == {"signed_in_as": None}
+    assert SESSION_KEY not in client.session
+    assert client.get("/protected/").status_code == 302
+
+
+# The view logs in through ModelBackend: Django keeps such a login only while it is listed.
+@override_settings(
+    AUTHENTICATION_BACKENDS=[
+        "django_authy2fa.backends.TwoFactorBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
+)
+def test_an_api_view_calling_login_signs_in_a_user_without_2fa():
+    make_user("bob", enabled=False)
+    client = APIClient()
+    response = client.post("/api/session-login/", {"username": "bob"}, format="json")
+    assert response.json() == {"signed_in_as": "bob"}
+    assert client.get("/protected/").content == b"secret page of bob"
