@@ -391,9 +391,22 @@ def _start_web_pending(
     request: HttpRequest, user: Any, *, backend: str, next_url: str, client: ClientInfo
 ) -> PendingLogin:
     challenge, secret = create_challenge(user, backend=backend, next_url=next_url, client=client)
-    request.session.cycle_key()
+    _renew_session_key(request.session)
     request.session[state.PENDING_SESSION_KEY] = {"id": str(challenge.pk), "secret": secret}
     return pending_for(challenge)
+
+
+def _renew_session_key(session: Any) -> None:
+    """A new key for a session that has one, against session fixation.
+
+    A session not stored yet has no key to fixate: it gets a new random one
+    when it is saved, so creating it now as well (``cycle_key()`` does) would
+    only store it twice. Reading it first drops a key from a cookie that
+    matches no stored session, as every Django session engine does on load.
+    """
+    session.get(state.PENDING_SESSION_KEY)
+    if session.session_key:
+        session.cycle_key()
 
 
 def _login_session(

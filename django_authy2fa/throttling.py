@@ -72,7 +72,7 @@ class Reservation:
         """Give every count back (once; a second call does nothing)."""
         slots, row_ids = list(self.slots), list(self.row_ids)
         if row_ids:
-            # One transaction: a deadlock or a serialization failure rolls it all back.
+            # One statement: a deadlock or a serialization failure rolls it all back.
             _retrying_deadlocks(lambda: _postgres_give_back(slots, row_ids))
         elif slots:
             _give_back(slots)
@@ -371,7 +371,7 @@ def _block_end(slot: _Slot, now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(seconds=slot.rule.block)
 
 
-# -- PostgreSQL: three statements per reservation ---------------------------------------------
+# -- PostgreSQL: three statements per reservation, one per release ---------------------------
 #
 # Every login counts several reservations, so on PostgreSQL they are written
 # in SQL directly: building these statements through the ORM on every request
@@ -467,21 +467,30 @@ def _postgres_locking_read(cursor: Any, slots: list[_Slot], now: dt.datetime) ->
 
 
 def _postgres_give_back(slots: list[_Slot], ids: list[int]) -> None:
-    """Undo one count per row by id, in the sorted order, in one transaction."""
+    """Undo one count per row by id: one statement, locking the rows in the sorted order.
+
+    The rows are locked by a read that sorts before it locks, as the
+    reservation's read does; an ``UPDATE ... WHERE id = ANY(...)`` alone would
+    lock them in index order and could deadlock with a reservation.
+    """
     n = _names()
-    with transaction.atomic(), transaction.get_connection().cursor() as cursor:
-        for slot, row_id in zip(slots, ids, strict=True):
-            if slot.rule.block:
-                # Once back under the limit, the key is free: the CASE tests the old count.
-                lifted = f", {n.blocked} = CASE WHEN {n.count} <= %s THEN NULL ELSE {n.blocked} END"
-                params = [slot.rule.limit, row_id]
-            else:
-                lifted, params = "", [row_id]
-            cursor.execute(
-                f"UPDATE {n.table} SET {n.count} = {n.count} - 1{lifted} "  # noqa: S608
-                f"WHERE {n.id} = %s AND {n.count} > 0",
-                params,
-            )
+    pairs = zip(slots, ids, strict=True)
+    lifted = [(row_id, slot.rule.limit) for slot, row_id in pairs if slot.rule.block]
+    sets, params = f"{n.count} = t.{n.count} - 1", []
+    if lifted:
+        # Once back under the limit, the key is free: the CASE tests the old count.
+        whens = " ".join([f"WHEN t.{n.id} = %s AND t.{n.count} <= %s THEN NULL"] * len(lifted))
+        sets += f", {n.blocked} = CASE {whens} ELSE t.{n.blocked} END"
+        params = [value for pair in lifted for value in pair]
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(
+            f"WITH locked AS MATERIALIZED (SELECT {n.id} FROM {n.table} "  # noqa: S608
+            f"WHERE {n.id} = ANY(%s) "
+            f'ORDER BY {n.scope} COLLATE "C", {n.key} COLLATE "C", {n.start} FOR UPDATE) '
+            f"UPDATE {n.table} t SET {sets} FROM locked "
+            f"WHERE t.{n.id} = locked.{n.id} AND t.{n.count} > 0",
+            [ids, *params],
+        )
 
 
 def purge_expired(

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import User
 from django.db import connection
@@ -86,6 +87,33 @@ def test_session_key_changes_at_each_step(alice, browser):
     browser.enter_code(locmem.outbox[-1].code)
     after_second_step = browser.session.session_key
     assert len({before, after_password, after_second_step}) == 3
+
+
+def _session_writes(captured) -> list[str]:
+    return [
+        q["sql"].split(None, 1)[0]
+        for q in captured.captured_queries
+        if "django_session" in q["sql"] and not q["sql"].startswith("SELECT")
+    ]
+
+
+def test_a_new_visitor_s_session_is_stored_once_by_the_password_step(alice, browser):
+    browser.csrf()  # the login page, read first as a browser does: it stores no session
+    assert settings.SESSION_COOKIE_NAME not in browser.cookies
+    with CaptureQueriesContext(connection) as captured:
+        response = browser.password_step()
+    assert response["Location"].startswith(VERIFY_URL)
+    assert _session_writes(captured) == ["INSERT"]
+
+
+def test_a_session_key_that_matches_no_stored_session_is_not_kept(alice, browser):
+    planted = "fixatedsessionkey0123456789abcdef"
+    browser.cookies[settings.SESSION_COOKIE_NAME] = planted
+    response = browser.password_step()
+    assert response["Location"].startswith(VERIFY_URL)
+    issued = browser.cookies[settings.SESSION_COOKIE_NAME].value
+    assert issued != planted
+    assert browser.get(VERIFY_URL).status_code == 200  # the attempt lives in the new session
 
 
 def test_session_never_holds_the_password(alice, browser):
