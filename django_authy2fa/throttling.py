@@ -371,7 +371,7 @@ def _block_end(slot: _Slot, now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(seconds=slot.rule.block)
 
 
-# -- PostgreSQL: three statements per reservation, one per release ---------------------------
+# -- PostgreSQL: two statements per reservation, one per release -----------------------------
 #
 # Every login counts several reservations, so on PostgreSQL they are written
 # in SQL directly: building these statements through the ORM on every request
@@ -403,67 +403,105 @@ def _names() -> _Names:
 
 
 def _postgres_take_all(slots: list[_Slot], now: dt.datetime) -> list[int]:
-    """Make sure of the rows, lock and read them in order, count them: the rows' ids.
+    """Make sure of the rows, then lock, check and count them in one statement: their ids.
 
-    PostgreSQL sorts before it locks (``SELECT ... ORDER BY ... FOR UPDATE``),
-    so the read takes the locks in the sorted order, bytewise (``COLLATE
-    "C"``) as Python sorts the slots for the row-by-row way. With the rows
-    locked, the counts read are the latest and the decision is made here;
-    the UPDATE by primary key only touches rows already held. The INSERT runs
-    first, on its own and committed at once: the rows it creates stay locked
-    until it commits, and the transaction must hold nothing before its
-    locking read.
+    The INSERT runs first, on its own and committed at once: the rows it
+    creates stay locked until it commits, and the counting statement must
+    hold nothing before its locking read. That statement
+    (:func:`_postgres_count_if_room`) locks the rows in the sorted order,
+    counts them only if every rule has room and no key is blocked, and
+    returns what it locked, from which a refusal is explained.
     """
     n = _names()
-    connection = transaction.get_connection()
-    with connection.cursor() as cursor:
+    with transaction.get_connection().cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {n.table} ({n.scope}, {n.key}, {n.start}, {n.count}) "  # noqa: S608
             f"VALUES {', '.join(['(%s, %s, %s, 0)'] * len(slots))} ON CONFLICT DO NOTHING",
             [value for slot in slots for value in _row_id(slot)],
         )
-    with transaction.atomic(), connection.cursor() as cursor:
-        stored = _postgres_locking_read(cursor, slots, now)
-        if len(stored.pks) < len(slots):
-            raise _RowsVanished  # deleted between the INSERT and the read: count again
+        stored, counted = _postgres_count_if_room(cursor, slots, now)
+    if len(stored.pks) < len(slots):
+        raise _RowsVanished  # deleted between the INSERT and the read: count again
+    if not counted:
         _refuse_if_blocked_or_full(slots, stored, now)
-        ids = [stored.pks[_row_id(slot)] for slot in slots]
-        sets, params = f"{n.count} = {n.count} + 1", []
-        # The event that reaches a blocking rule's limit also starts its block.
-        starts = [
-            (stored.pks[_row_id(slot)], _block_end(slot, now))
-            for slot in slots
-            if slot.rule.block and stored.counts[_row_id(slot)] + 1 >= slot.rule.limit
-        ]
-        if starts:
-            sets += f", {n.blocked} = CASE {n.id} {' '.join(['WHEN %s THEN %s'] * len(starts))}"
-            sets += f" ELSE {n.blocked} END"
-            params = [value for start in starts for value in start]
-        cursor.execute(
-            f"UPDATE {n.table} SET {sets} WHERE {n.id} = ANY(%s)",  # noqa: S608
-            [*params, ids],
-        )
-    return ids
+        raise _RowsVanished  # not refused by what it read either: count again
+    return [stored.pks[_row_id(slot)] for slot in slots]
 
 
-def _postgres_locking_read(cursor: Any, slots: list[_Slot], now: dt.datetime) -> _StoredRows:
-    """The slots' rows and the blocks of their blocking rules, locked in the sorted order."""
+def _postgres_count_if_room(
+    cursor: Any, slots: list[_Slot], now: dt.datetime
+) -> tuple[_StoredRows, bool]:
+    """Lock the slots' rows (and their keys' blocks) in the sorted order; count them if room.
+
+    One statement, so no transaction is held open across round trips:
+
+    * ``locked`` reads and locks the rows, sorting before it locks (``SELECT
+      ... ORDER BY ... FOR UPDATE``), bytewise (``COLLATE "C"``) as Python
+      sorts the slots for the row-by-row way. Locked, the counts read are the
+      latest committed ones.
+    * ``counted`` adds one to every slot's row only when all are there, none
+      is full and no key is blocked; the event that reaches a blocking rule's
+      limit also starts its block.
+
+    Returns the locked rows, as :func:`_stored_from` folds them, and whether
+    the count was made.
+    """
     n = _names()
-    where = f"({n.scope}, {n.key}, {n.start}) IN ({', '.join(['(%s, %s, %s)'] * len(slots))})"
-    params: list[Any] = [value for slot in slots for value in _row_id(slot)]
+    wanted = ", ".join(
+        ["(%s::varchar, %s::varchar, %s::timestamptz, %s::integer, %s::timestamptz)"] * len(slots)
+    )
+    wanted_params = [
+        value
+        for slot in slots
+        for value in (
+            *_row_id(slot),
+            slot.rule.limit,
+            _block_end(slot, now) if slot.rule.block else None,
+        )
+    ]
+    rows = f"({n.scope}, {n.key}, {n.start}) IN ({', '.join(['(%s, %s, %s)'] * len(slots))})"
+    row_params: list[Any] = [value for slot in slots for value in _row_id(slot)]
     blocking = {(slot.rule.scope, slot.key) for slot in slots if slot.rule.block}
+    blocking_params = [value for pair in sorted(blocking) for value in pair]
+    keys = f"({n.scope}, {n.key}) IN ({', '.join(['(%s, %s)'] * len(blocking))})"
+    blocked_where, blocked_check, blocked_params = "", "", []
     if blocking:
         # A block may outlast the window that set it: any window of the key counts.
-        keys = ", ".join(["(%s, %s)"] * len(blocking))
-        where += f" OR (({n.scope}, {n.key}) IN ({keys}) AND {n.blocked} > %s)"
-        params += [*(value for pair in sorted(blocking) for value in pair), now]
-    cursor.execute(
-        f"SELECT {n.id}, {n.scope}, {n.key}, {n.start}, {n.count}, {n.blocked} "  # noqa: S608
-        f"FROM {n.table} WHERE {where} "
-        f'ORDER BY {n.scope} COLLATE "C", {n.key} COLLATE "C", {n.start} FOR UPDATE',
-        params,
+        blocked_where = f" OR ({keys} AND {n.blocked} > %s)"
+        blocked_check = f" AND NOT EXISTS (SELECT 1 FROM locked WHERE {keys} AND {n.blocked} > %s)"  # noqa: S608
+        blocked_params = [*blocking_params, now]
+    same_row = (
+        f"(locked.{n.scope}, locked.{n.key}, locked.{n.start}) "
+        f"= (wanted.{n.scope}, wanted.{n.key}, wanted.{n.start})"
     )
-    return _stored_from(cursor.fetchall(), slots, blocking, now)
+    cursor.execute(
+        f"WITH wanted ({n.scope}, {n.key}, {n.start}, room, block_end) AS (VALUES {wanted}), "  # noqa: S608
+        f"locked AS MATERIALIZED ("
+        f"SELECT {n.id}, {n.scope}, {n.key}, {n.start}, {n.count}, {n.blocked} FROM {n.table} "
+        f"WHERE {rows}{blocked_where} "
+        f'ORDER BY {n.scope} COLLATE "C", {n.key} COLLATE "C", {n.start} FOR UPDATE), '
+        f"counted AS ("
+        f"UPDATE {n.table} t SET {n.count} = t.{n.count} + 1, {n.blocked} = CASE "
+        f"WHEN wanted.block_end IS NOT NULL AND t.{n.count} + 1 >= wanted.room "
+        f"THEN wanted.block_end ELSE t.{n.blocked} END "
+        f"FROM locked JOIN wanted ON {same_row} WHERE t.{n.id} = locked.{n.id} "
+        f"AND (SELECT count(*) FROM locked JOIN wanted ON {same_row}) = %s "
+        f"AND NOT EXISTS (SELECT 1 FROM locked JOIN wanted ON {same_row} "
+        f"WHERE locked.{n.count} >= wanted.room){blocked_check} "
+        f"RETURNING t.{n.id}) "
+        f"SELECT {n.id}, {n.scope}, {n.key}, {n.start}, {n.count}, {n.blocked}, "
+        f"(SELECT count(*) FROM counted) FROM locked",
+        [
+            *wanted_params,
+            *row_params,
+            *(blocked_params if blocking else []),
+            len(slots),
+            *blocked_params,
+        ],
+    )
+    fetched = cursor.fetchall()
+    stored = _stored_from([row[:6] for row in fetched], slots, blocking, now)
+    return stored, bool(fetched) and fetched[0][6] == len(slots)
 
 
 def _postgres_give_back(slots: list[_Slot], ids: list[int]) -> None:
