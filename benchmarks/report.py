@@ -600,14 +600,14 @@ def _middleware_findings(w, results: dict[str, Any], where: str) -> None:
 
 
 _THROTTLE_STATEMENTS = (
-    "(`django_authy2fa/throttling.py`). On PostgreSQL each `reserve()` is one "
-    "`INSERT … ON CONFLICT DO NOTHING` that makes sure the rows exist, one "
-    "`SELECT … ORDER BY … FOR UPDATE` that locks them in a fixed order and reads "
-    "the counts and blocks, and one `UPDATE` by primary key, whatever the number of "
-    "rules (`_take_all_after_a_locking_read()`); the fixed order is what keeps "
-    "concurrent reservations from deadlocking. A correct password or code gives "
-    "the counts back, one `UPDATE` per rule in the same order "
-    "(`Reservation.release()`). The password "
+    "(`django_authy2fa/throttling.py`). On PostgreSQL each `reserve()` is two statements, "
+    "whatever the number of rules: an `INSERT … ON CONFLICT DO NOTHING` that makes sure the "
+    "rows exist, then one `WITH` statement that locks them in a fixed order (`SELECT … "
+    "ORDER BY … FOR UPDATE`), checks every rule and block, and counts them only if all have "
+    "room (`_postgres_count_if_room()`); the fixed order is what keeps concurrent "
+    "reservations from deadlocking, and no transaction stays open between round trips. A "
+    "correct password or code gives the counts back in one statement that locks in the same "
+    "order (`Reservation.release()`). The password "
     "step charges the password rules "
     "(`password_rules()`); the code step charges the IP, the login attempt and the "
     "account (`flows._charge`), the account under a row lock. Counting before checking "

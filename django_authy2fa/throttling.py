@@ -420,7 +420,12 @@ def _postgres_take_all(slots: list[_Slot], now: dt.datetime) -> list[int]:
             [value for slot in slots for value in _row_id(slot)],
         )
         stored, counted = _postgres_count_if_room(cursor, slots, now)
-    if len(stored.pks) < len(slots):
+    missing = len(stored.pks) < len(slots)
+    if counted and missing:
+        # Counted, but the rows read back do not match the slots (naive datetimes
+        # with USE_TZ off would do that): never count again for the same event.
+        raise RuntimeError("Throttle rows were counted but could not be matched to their rules.")
+    if missing:
         raise _RowsVanished  # deleted between the INSERT and the read: count again
     if not counted:
         _refuse_if_blocked_or_full(slots, stored, now)
@@ -462,10 +467,10 @@ def _postgres_count_if_room(
     rows = f"({n.scope}, {n.key}, {n.start}) IN ({', '.join(['(%s, %s, %s)'] * len(slots))})"
     row_params: list[Any] = [value for slot in slots for value in _row_id(slot)]
     blocking = {(slot.rule.scope, slot.key) for slot in slots if slot.rule.block}
-    blocking_params = [value for pair in sorted(blocking) for value in pair]
-    keys = f"({n.scope}, {n.key}) IN ({', '.join(['(%s, %s)'] * len(blocking))})"
     blocked_where, blocked_check, blocked_params = "", "", []
     if blocking:
+        keys = f"({n.scope}, {n.key}) IN ({', '.join(['(%s, %s)'] * len(blocking))})"
+        blocking_params = [value for pair in sorted(blocking) for value in pair]
         # A block may outlast the window that set it: any window of the key counts.
         blocked_where = f" OR ({keys} AND {n.blocked} > %s)"
         blocked_check = f" AND NOT EXISTS (SELECT 1 FROM locked WHERE {keys} AND {n.blocked} > %s)"  # noqa: S608
@@ -494,7 +499,7 @@ def _postgres_count_if_room(
         [
             *wanted_params,
             *row_params,
-            *(blocked_params if blocking else []),
+            *blocked_params,
             len(slots),
             *blocked_params,
         ],
