@@ -165,6 +165,11 @@ def _login_decision(request: HttpRequest) -> Any:
     if decided is not None:
         return decided
     user = request.__dict__[_LOGIN_SEEN]
+    if str(request.session.get(SESSION_KEY)) != str(user.pk):
+        # The login is gone already: demoted when this middleware's request phase
+        # ran (a login by a middleware placed before it), or logged out since.
+        setattr(request, _LOGIN_DECIDED, AnonymousUser())
+        return request.__dict__[_LOGIN_DECIDED]
     verified_version = getattr(user, VERIFIED_ATTRIBUTE, None)
     if verified_version is not None:  # both factors passed in TwoFactorBackend
         state.mark_session(request.session, user, version=verified_version, verified=True)

@@ -313,3 +313,25 @@ def test_a_login_by_a_middleware_placed_after_this_one_stands_without_2fa_or_onc
     browser.full_login()
     response = browser.get("/protected/", REMOTE_USER="alice")
     assert response.content == b"secret page of alice"
+
+
+@override_settings(
+    MIDDLEWARE=[
+        *WITHOUT_APP[:-1],
+        "django.contrib.auth.middleware.RemoteUserMiddleware",  # before this app's
+        "django_authy2fa.middleware.TwoFactorMiddleware",
+        WITHOUT_APP[-1],
+    ],
+    AUTHENTICATION_BACKENDS=REMOTE_USER_BACKENDS,
+)
+def test_a_login_by_a_middleware_placed_before_this_one_is_demoted_once():
+    from django_authy2fa.models import AuditEvent, LoginChallenge
+
+    make_user("alice")
+    client = Client()
+    response = client.get("/protected/", REMOTE_USER="alice")
+    assert response.status_code == 302
+    assert SESSION_KEY not in client.session
+    # One pending attempt, one audit event: not a second demotion in the response phase.
+    assert LoginChallenge.objects.count() == 1
+    assert list(AuditEvent.objects.values_list("event", flat=True)) == ["login_password"]
