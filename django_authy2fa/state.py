@@ -16,6 +16,7 @@ only when their entry expires.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +46,13 @@ def _cache_key(user_id: object) -> str:
     return f"authy2fa:user-state:{user_id}"
 
 
-def load_user_state(user_id: object) -> UserState:
-    """The user's current 2FA version and whether 2FA is on (cache first)."""
+def load_user_state(user_id: object, read: Callable[[], UserState] | None = None) -> UserState:
+    """The user's current 2FA version and whether 2FA is on (cache first).
+
+    On a cache miss ``read`` gives the state from the database; by default
+    one query for the two columns. A caller that needs the whole profile
+    anyway passes a reader that loads it and returns :func:`state_of` it.
+    """
     key = _cache_key(user_id)
     try:
         cached = cache.get(key)
@@ -55,7 +61,7 @@ def load_user_state(user_id: object) -> UserState:
         cached = None
     if cached is not None:
         return UserState(*cached)
-    state = _read_from_database(user_id)
+    state = read() if read is not None else _read_from_database(user_id)
     try:
         # add(), not set(): a concurrent writer's fresher value must win.
         cache.add(key, (state.version, state.enabled), CACHE_TIMEOUT)
@@ -75,6 +81,13 @@ def _read_from_database(user_id: object) -> UserState:
     if row is None:
         return UserState(version=0, enabled=False)
     return UserState(version=row[0], enabled=row[1] is not None)
+
+
+def state_of(profile: Any) -> UserState:
+    """The state a freshly read :class:`~.models.TwoFactorProfile` (or its absence) stands for."""
+    if profile is None:
+        return UserState(version=0, enabled=False)
+    return UserState(version=profile.version, enabled=profile.enabled_at is not None)
 
 
 def publish_user_state(user_id: object) -> None:

@@ -1,15 +1,15 @@
 """The second step through the pages, as a browser (and an attacker) sees it."""
 
-import re
-
 import pytest
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
+from django_authy2fa import state
 from django_authy2fa.models import AuditEvent, ChallengeStatus, LoginChallenge, TwoFactorProfile
 from django_authy2fa.providers import locmem
 
@@ -46,7 +46,7 @@ def test_full_login_reaches_the_protected_page(alice, browser):
     assert browser.session[SESSION_KEY] == str(alice.pk)
 
 
-def test_the_steps_after_the_password_read_the_user_only_with_the_attempt(alice, browser):
+def test_the_steps_after_the_password_read_the_user_once_for_the_attempt(alice, browser):
     browser.password_step()
     steps = {}
     for name, step in [
@@ -60,8 +60,62 @@ def test_the_steps_after_the_password_read_the_user_only_with_the_attempt(alice,
     assert browser.get("/protected/").status_code == 200
     for name, statements in steps.items():
         assert statements, f"the {name} step ran no query: nothing was checked"
-        users_read = [sql for sql in statements if re.search(r'FROM "auth_user"', sql)]
-        assert users_read == [], name
+        users_read = [sql for sql in statements if f"FROM {quote('auth_user')}" in sql]
+        # The attempt's user, loaded with it; the session's user is not read again.
+        assert len(users_read) == 1, name
+        assert users_read[0].endswith(f"WHERE {quote('id')} = {alice.pk}"), name
+
+
+def quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _profile_reads(captured) -> int:
+    table = quote(TwoFactorProfile._meta.db_table)
+    return sum(
+        1
+        for q in captured.captured_queries
+        if q["sql"].startswith("SELECT") and f"FROM {table}" in q["sql"]
+    )
+
+
+@pytest.mark.parametrize("state_cached", [False, True], ids=["state-not-cached", "state-cached"])
+def test_the_password_step_reads_the_profile_once(alice, browser, state_cached):
+    if state_cached:
+        state.load_user_state(alice.pk)
+    else:
+        cache.delete(state._cache_key(alice.pk))
+    with CaptureQueriesContext(connection) as captured:
+        response = browser.password_step()
+    assert response["Location"] == VERIFY_URL
+    assert _profile_reads(captured) == 1
+    profile = TwoFactorProfile.objects.get(user=alice)
+    # The state the step decided on is the one the rest of the site reads.
+    assert cache.get(state._cache_key(alice.pk)) == (profile.version, True)
+    page = browser.get(VERIFY_URL)
+    assert page.status_code == 200
+    assert b"+1 \xe2\x80\xa2" in page.content  # the masked phone of the profile read
+
+
+def test_a_user_without_a_profile_is_cached_as_without_2fa_by_the_password_step(browser):
+    bob = make_user("bob", enabled=False)
+    cache.delete(state._cache_key(bob.pk))
+    with CaptureQueriesContext(connection) as captured:
+        response = browser.password_step("bob")
+    assert response["Location"] == "/protected/"
+    assert _profile_reads(captured) == 1
+    assert cache.get(state._cache_key(bob.pk)) == (0, False)
+
+
+@override_settings(AUTHY2FA={"REQUIRED_FOR": "all"})
+def test_a_user_the_policy_obliges_is_sent_to_enrol_after_one_profile_read(browser):
+    make_user("bob", enabled=False)
+    with CaptureQueriesContext(connection) as captured:
+        response = browser.password_step("bob")
+    assert response.status_code == 302
+    assert response["Location"] != "/protected/"
+    assert SESSION_KEY not in browser.session
+    assert _profile_reads(captured) == 1
 
 
 def test_wrong_password_shows_the_form_again_and_starts_nothing(alice, browser):

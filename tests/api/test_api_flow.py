@@ -4,10 +4,13 @@ import base64
 
 import pytest
 from django.contrib.auth import SESSION_KEY
+from django.core.cache import cache
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from django_authy2fa import recovery
+from django_authy2fa import recovery, state
 from django_authy2fa.exceptions import ProviderUnavailable
 from django_authy2fa.models import APIToken, LoginChallenge, TwoFactorProfile
 from django_authy2fa.providers import PushStatus, locmem
@@ -64,6 +67,18 @@ def test_password_answers_202_with_challenge_methods_and_masked_phone(api, alice
     assert body["phone"] == "+1 ••••••••71"
     assert "alice" not in body["challenge"]
     assert "token" not in body
+
+
+def test_the_api_password_step_reads_the_profile_once(api, alice):
+    cache.delete(state._cache_key(alice.pk))
+    table = connection.ops.quote_name(TwoFactorProfile._meta.db_table)
+    with CaptureQueriesContext(connection) as captured:
+        response = login(api)
+    assert response.status_code == 202
+    assert response.json()["methods"] == ["sms", "call", "push"]
+    reads = [q for q in captured.captured_queries if f"FROM {table}" in q["sql"]]
+    assert len(reads) == 1
+    assert cache.get(state._cache_key(alice.pk)) == (TwoFactorProfile.objects.get().version, True)
 
 
 @pytest.mark.parametrize("channel", ["sms", "call"])

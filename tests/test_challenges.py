@@ -1,0 +1,71 @@
+"""Finding an attempt by its id and secret: only an open one, of the purpose asked for."""
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from django_authy2fa import flows
+from django_authy2fa.models import ChallengePurpose, ChallengeStatus, LoginChallenge
+
+from .helpers import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def attempt():
+    alice = make_user("alice")
+    challenge, secret = flows.create_challenge(alice)
+    return alice, challenge, secret
+
+
+def _find(challenge_id, secret, purpose=ChallengePurpose.LOGIN):
+    return flows.find_challenge(challenge_id, secret, purpose)
+
+
+def test_an_open_attempt_is_found_with_its_user_in_two_statements(attempt):
+    alice, challenge, secret = attempt
+    with CaptureQueriesContext(connection) as captured:
+        found = _find(str(challenge.pk), secret)
+        assert found.user == alice
+        assert found.user.is_active
+        assert found.expires_at == challenge.expires_at  # converted as the ORM does
+    assert found.pk == challenge.pk
+    assert found.status == ChallengeStatus.PENDING
+    assert len(captured.captured_queries) == 2
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": ChallengeStatus.VERIFIED},
+        {"status": ChallengeStatus.CANCELLED},
+        {"purpose": ChallengePurpose.STEP_UP},
+        {"expires_at": timezone.now() - dt.timedelta(seconds=1)},
+    ],
+    ids=["verified", "cancelled", "other-purpose", "expired"],
+)
+def test_an_attempt_that_is_not_open_for_this_purpose_is_not_found(attempt, change):
+    _alice, challenge, secret = attempt
+    LoginChallenge.objects.filter(pk=challenge.pk).update(**change)
+    assert _find(str(challenge.pk), secret) is None
+
+
+@pytest.mark.parametrize(
+    "challenge_id", ["", "a", "not-a-uuid", "1 OR 1=1", str(uuid.uuid4()), "0" * 33]
+)
+def test_an_id_that_names_no_attempt_finds_nothing(attempt, challenge_id):
+    _alice, _challenge, secret = attempt
+    assert _find(challenge_id, secret) is None
+
+
+def test_the_wrong_secret_or_an_inactive_user_finds_nothing(attempt):
+    alice, challenge, secret = attempt
+    assert _find(str(challenge.pk), secret + "x") is None
+    alice.is_active = False
+    alice.save()
+    assert _find(str(challenge.pk), secret) is None
