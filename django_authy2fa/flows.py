@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
-from . import recovery, signals, state, throttling, totp
+from . import recovery, signals, state, statements, throttling, totp
 from .audit import ClientInfo, record
 from .conf import app_settings
 from .exceptions import (
@@ -390,9 +390,11 @@ def pending_for(challenge: LoginChallenge, profile: Any = _UNREAD) -> PendingLog
 def _finish(challenge: LoginChallenge, method: str) -> bool:
     """Move the challenge out of ``pending``; True for exactly one caller."""
     now = timezone.now()
-    finished = LoginChallenge.objects.filter(
-        pk=challenge.pk, status=ChallengeStatus.PENDING, expires_at__gt=now
-    ).update(status=ChallengeStatus.VERIFIED, completed_at=now, method=method)
+    finished = statements.update(
+        LoginChallenge,
+        {"pk": challenge.pk, "status": ChallengeStatus.PENDING, "expires_at__gt": now},
+        {"status": ChallengeStatus.VERIFIED, "completed_at": now, "method": method},
+    )
     return finished == 1
 
 
@@ -741,7 +743,7 @@ def _deliver_code(
     sent = {"code_channel": channel.value, "code_reference": result.reference, "code_sent_at": now}
     if new_phone is not None:
         sent.update(new_phone_number=new_phone[0], new_provider_user_id=new_phone[1])
-    LoginChallenge.objects.filter(pk=challenge.pk).update(**sent)
+    statements.update(LoginChallenge, {"pk": challenge.pk}, sent)
     for name, value in sent.items():
         setattr(challenge, name, value)
     record(EventType.CODE_SENT, user=profile.user, client=client, method=channel.value)
@@ -929,9 +931,11 @@ def _charge(pending: PendingLogin, client: ClientInfo, *, recovery_code: bool) -
 
 def _charge_challenge(challenge: LoginChallenge) -> bool:
     limit = app_settings.THROTTLE["PENDING_LOGIN_MAX_FAILURES"]
-    charged = LoginChallenge.objects.filter(
-        pk=challenge.pk, status=ChallengeStatus.PENDING, failures__lt=limit
-    ).update(failures=F("failures") + 1)
+    charged = statements.update(
+        LoginChallenge,
+        {"pk": challenge.pk, "status": ChallengeStatus.PENDING, "failures__lt": limit},
+        {"failures": statements.Increment()},
+    )
     if charged:
         return True
     if not LoginChallenge.objects.open().filter(pk=challenge.pk).exists():

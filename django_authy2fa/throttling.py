@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_noop
 
+from . import statements
 from .conf import app_settings
 from .exceptions import Throttled
 from .models import ThrottleWindow, TwoFactorProfile
@@ -667,8 +668,10 @@ def start_cooldown(
     now = now or timezone.now()
     if last_sent is not _NOT_READ:
         _raise_if_cooling_down(last_sent, now)
-        unchanged = TwoFactorProfile.objects.filter(pk=profile_id, last_code_sent_at=last_sent)
-        if unchanged.update(last_code_sent_at=now):
+        claim = {"last_code_sent_at": now}
+        if statements.update(
+            TwoFactorProfile, {"pk": profile_id, "last_code_sent_at": last_sent}, claim
+        ):
             return last_sent
     with transaction.atomic():
         profile = (
@@ -729,13 +732,13 @@ def charge_account_attempt(
         if not allow_when_locked:
             raise_if_locked(loaded, now)
         charge, changes = _next_failure(loaded, now)
-        unchanged = TwoFactorProfile.objects.filter(
-            pk=profile_id,
-            failure_count=loaded.failure_count,
-            locked_until=loaded.locked_until,
-            hard_locked_at=loaded.hard_locked_at,
-        )
-        if unchanged.update(**changes):
+        unchanged = {
+            "pk": profile_id,
+            "failure_count": loaded.failure_count,
+            "locked_until": loaded.locked_until,
+            "hard_locked_at": loaded.hard_locked_at,
+        }
+        if statements.update(TwoFactorProfile, unchanged, changes):
             return charge
     with transaction.atomic():
         profile = TwoFactorProfile.objects.select_for_update().get(pk=profile_id)
@@ -783,8 +786,10 @@ def refund_account_attempt(charge: AccountCharge) -> None:
 
 def reset_account_failures(profile_id: int) -> None:
     """After a complete login: forget failures and locks (the only reset, L4)."""
-    TwoFactorProfile.objects.filter(pk=profile_id).update(
-        failure_count=0, last_failure_at=None, locked_until=None, hard_locked_at=None
+    statements.update(
+        TwoFactorProfile,
+        {"pk": profile_id},
+        {"failure_count": 0, "last_failure_at": None, "locked_until": None, "hard_locked_at": None},
     )
 
 
