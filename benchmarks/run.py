@@ -70,6 +70,7 @@ class Plan:
     large_hot_rounds: int = 15
     large_login_rounds: int = 21
     instruction_requests: int = 200
+    instruction_logins: int = 30
 
 
 QUICK = Plan(
@@ -88,6 +89,7 @@ QUICK = Plan(
     large_hot_rounds=1,
     large_login_rounds=1,
     instruction_requests=5,
+    instruction_logins=3,
 )
 
 
@@ -366,6 +368,47 @@ def middleware_instructions(
     }
 
 
+def login_instructions(
+    env: dict[str, str], library: Path, usernames: list[str], directory: Path
+) -> dict[str, Any]:
+    """Instructions per sign-in (MD5 hasher), counted by callgrind, this app and plain Django.
+
+    The same users in both configurations, each worker under valgrind with
+    counting only around each login's requests. The count is this process's
+    (Django, this app, the database driver); the database server's work is
+    not in it.
+    """
+    per_login: dict[str, float] = {}
+    for c in ("plain", "authy2fa"):
+        output = directory / f"callgrind.login.{c}.out"
+        wrapper = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            "--collect-atstart=no",
+            f"--callgrind-out-file={output}",
+            f"--log-file={directory / f'valgrind.login.{c}.log'}",
+        ]
+        worker = Worker(
+            f"{c}-login-callgrind",
+            c,
+            {**env, "BENCH_CALLGRIND_LIBRARY": str(library), "PYTHONHASHSEED": "0"},
+            wrapper=wrapper,
+        )
+        try:
+            result = worker.call("login_instructions", usernames=usernames)
+        finally:
+            worker.stop(timeout=120)
+        if result["failures"]:
+            raise RuntimeError(f"{c}: {result['failures']} logins did not reach the page")
+        per_login[c] = _callgrind_total(output) / result["logins"]
+    return {
+        "logins": len(usernames) - 1,
+        "per_login": per_login,
+        "ratio": per_login["authy2fa"] / per_login["plain"],
+    }
+
+
 def _callgrind_total(output: Path) -> int:
     match = re.search(r"^totals: (\d+)", output.read_text(), re.MULTILINE)
     if not match:
@@ -441,7 +484,7 @@ def _wrk(url: str, cookie: str, seconds: int) -> dict[str, float]:
 
 
 #: Offsets from a scale's base user: each benchmark signs in its own users.
-HOT_OFFSET, LOGIN_OFFSET, CALLGRIND_OFFSET = 1, 10, -10
+HOT_OFFSET, LOGIN_OFFSET, CALLGRIND_OFFSET, CALLGRIND_LOGIN_OFFSET = 1, 10, -10, -20
 
 
 def login_users(rounds: int) -> int:
@@ -735,6 +778,17 @@ def main(argv: list[str] | None = None) -> int:
                     callgrind,
                     {c: users_at(base, CALLGRIND_OFFSET + i) for i, c in enumerate(configs)},
                     plan.instruction_requests,
+                    Path(tmp.name),
+                )
+            if key == "small" and callgrind:
+                _log(f"{size:,} users: login path (MD5), instructions counted by callgrind")
+                scale["login_instructions"] = login_instructions(
+                    fast_env,
+                    callgrind,
+                    [
+                        users_at(base, CALLGRIND_LOGIN_OFFSET - k)
+                        for k in range(plan.instruction_logins + 1)
+                    ],
                     Path(tmp.name),
                 )
             _log(f"{size:,} users: login path")

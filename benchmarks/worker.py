@@ -174,6 +174,35 @@ class Worker:
         counter.bench_count_stop()
         return {"requests": requests, "failures": failures}
 
+    def login_instructions(self, usernames: list[str]) -> dict[str, Any]:
+        """One sign-in per user with callgrind counting (the worker runs under it).
+
+        The first user warms up uncounted; for each of the others, counting
+        covers the login's own requests (the steps the login benchmark times)
+        and not the check that the protected page then answers 200.
+        """
+        import ctypes
+
+        from .identities import PASSWORD
+
+        counter = ctypes.CDLL(os.environ["BENCH_CALLGRIND_LIBRARY"])
+        self.rehash(usernames)
+        failures = 0
+        for i, username in enumerate(usernames):
+            client = _client()
+            if i:
+                counter.bench_count_start()
+            if self.config == "plain":
+                data = {"username": username, "password": PASSWORD, "next": PROTECTED}
+                _expect(client.post("/accounts/login/", data), 302, "plain password step")
+            else:
+                list(self._authy2fa_login(client, username, count_queries=False))
+            if i:
+                counter.bench_count_stop()
+            if client.get(PROTECTED).status_code != 200:
+                failures += 1
+        return {"logins": len(usernames) - 1, "failures": failures}
+
     def hot_queries(self, username: str, requests: int) -> dict[str, Any]:
         """What one request does, counted apart from the timed loop.
 
