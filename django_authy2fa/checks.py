@@ -172,6 +172,30 @@ def check_database_routing(app_configs: Any = None, **kwargs: Any) -> list[check
     ]
 
 
+@checks.register(checks.Tags.security)
+def check_time_zone_support(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E007: ``USE_TZ`` is off.
+
+    Throttle windows, lockouts and attempt expiry are instants in UTC. With
+    ``USE_TZ = False`` the database cannot take them (SQLite and MySQL refuse
+    aware datetimes; PostgreSQL hands back naive ones), so every login would
+    fail; better refused at start-up than on the first sign-in.
+    """
+    if settings.USE_TZ:
+        return []
+    return [
+        checks.Error(
+            "django_authy2fa needs USE_TZ = True: its throttle windows, lockouts and "
+            "attempt expiry are instants in UTC, which the database cannot store or "
+            "compare with USE_TZ = False.",
+            hint="Set USE_TZ = True (Django's default since 5.0). See "
+            "https://docs.djangoproject.com/en/stable/topics/i18n/timezones/ for "
+            "moving an existing database.",
+            id="authy2fa.E007",
+        )
+    ]
+
+
 PASSWORD_ONLY_DRF_CLASSES = {
     "rest_framework.authentication.BasicAuthentication",
     "rest_framework.authentication.TokenAuthentication",

@@ -1,8 +1,15 @@
 import pytest
 from django.core import checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from django_authy2fa.checks import check_cache, check_middleware, check_settings
+from django_authy2fa.checks import (
+    check_cache,
+    check_middleware,
+    check_settings,
+    check_time_zone_support,
+)
 
 
 def ids(messages):
@@ -201,3 +208,11 @@ def test_a_router_that_cannot_answer_without_hints_is_a_warning_not_a_crash(sett
     assert message.level == checks.WARNING
     assert "KeyError" in message.msg
     assert "authy2fa.W006" in ids(checks.run_checks(tags=[checks.Tags.security]))
+
+
+def test_use_tz_off_is_e007_and_stops_the_checks(settings):
+    assert check_time_zone_support() == []
+    settings.USE_TZ = False
+    assert ids(check_time_zone_support()) == ["authy2fa.E007"]
+    with pytest.raises(SystemCheckError, match=r"authy2fa\.E007"):
+        call_command("check")

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from django_authy2fa import throttling
@@ -250,6 +251,18 @@ def test_a_row_deleted_while_counting_is_created_again_and_counted(monkeypatch):
     monkeypatch.setattr(throttling, "_stored_rows", read_then_delete)
     throttling.reserve([(MINUTE, "alice"), (HOUR, "alice")], NOW)
     assert [count(MINUTE, "alice"), count(HOUR, "alice")] == [1, 1]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL way")
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_rows_counted_but_not_matched_fail_without_a_second_count():
+    # With USE_TZ off, PostgreSQL hands back naive datetimes that match none of the
+    # slots (system check authy2fa.E007 refuses that setting): the statement has
+    # counted, so trying again would count the same event twice.
+    rules = [(MINUTE, "alice"), (HOUR, "alice")]
+    with override_settings(USE_TZ=False), pytest.raises(RuntimeError, match="counted"):
+        throttling.reserve(rules, NOW)
+    assert [count(rule, key) for rule, key in rules] == [1, 1]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL way")
