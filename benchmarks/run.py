@@ -339,20 +339,7 @@ def middleware_instructions(
     per_request: dict[str, float] = {}
     for c in configs:
         output = directory / f"callgrind.{c}.out"
-        wrapper = [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            "--collect-atstart=no",
-            f"--callgrind-out-file={output}",
-            f"--log-file={directory / f'valgrind.{c}.log'}",
-        ]
-        worker = Worker(
-            f"{c}-callgrind",
-            c,
-            {**env, "BENCH_CALLGRIND_LIBRARY": str(library), "PYTHONHASHSEED": "0"},
-            wrapper=wrapper,
-        )
+        worker = _callgrind_worker(f"{c}-callgrind", c, env, library, output)
         try:
             worker.call("session", username=users[c])
             result = worker.call("instructions", username=users[c], requests=requests)
@@ -381,20 +368,7 @@ def login_instructions(
     per_login: dict[str, float] = {}
     for c in ("plain", "authy2fa"):
         output = directory / f"callgrind.login.{c}.out"
-        wrapper = [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            "--collect-atstart=no",
-            f"--callgrind-out-file={output}",
-            f"--log-file={directory / f'valgrind.login.{c}.log'}",
-        ]
-        worker = Worker(
-            f"{c}-login-callgrind",
-            c,
-            {**env, "BENCH_CALLGRIND_LIBRARY": str(library), "PYTHONHASHSEED": "0"},
-            wrapper=wrapper,
-        )
+        worker = _callgrind_worker(f"{c}-login-callgrind", c, env, library, output)
         try:
             result = worker.call("login_instructions", usernames=usernames)
         finally:
@@ -407,6 +381,26 @@ def login_instructions(
         "per_login": per_login,
         "ratio": per_login["authy2fa"] / per_login["plain"],
     }
+
+
+def _callgrind_worker(
+    name: str, config: str, env: dict[str, str], library: Path, output: Path
+) -> Worker:
+    """A worker under callgrind, counting nothing until it switches counting on."""
+    wrapper = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        "--collect-atstart=no",
+        f"--callgrind-out-file={output}",
+        f"--log-file={output.with_suffix('.log')}",
+    ]
+    return Worker(
+        name,
+        config,
+        {**env, "BENCH_CALLGRIND_LIBRARY": str(library), "PYTHONHASHSEED": "0"},
+        wrapper=wrapper,
+    )
 
 
 def _callgrind_total(output: Path) -> int:
