@@ -186,7 +186,15 @@ def _profile_with_factors(user: Any) -> TwoFactorProfile | None:
     built through the ORM on every request, its two ``EXISTS`` took longer to
     build than to run.
     """
-    found = TwoFactorProfile.objects.raw(_profile_with_factors_sql(), [user.pk])
+    from django.db import connections, router
+
+    alias = router.db_for_read(TwoFactorProfile)
+    # The user's key as its column stores it (a UUID is 32 hex digits on SQLite).
+    owner = TwoFactorProfile._meta.get_field("user").target_field
+    user_key = owner.get_db_prep_value(getattr(user, owner.attname), connections[alias])
+    found = TwoFactorProfile.objects.db_manager(alias).raw(
+        _profile_with_factors_sql(alias), [user_key]
+    )
     profile = next(iter(found), None)
     if profile is not None:
         profile.has_app = bool(profile.has_app)  # 0 or 1 on SQLite and MySQL
@@ -196,10 +204,10 @@ def _profile_with_factors(user: Any) -> TwoFactorProfile | None:
 
 
 @functools.cache
-def _profile_with_factors_sql() -> str:
-    from django.db import connection
+def _profile_with_factors_sql(alias: str) -> str:
+    from django.db import connections
 
-    quote = connection.ops.quote_name
+    quote = connections[alias].ops.quote_name
 
     def table(model: Any) -> str:
         return quote(model._meta.db_table)
@@ -288,7 +296,8 @@ def find_challenge(
         return None
     if passed:
         try:
-            challenge = _passed_step_ups().select_related("user").get(pk=challenge_id)
+            candidates = _passed_step_ups().select_related("user")
+            challenge = candidates.get(pk=challenge_id, purpose=purpose)
         except (LoginChallenge.DoesNotExist, ValueError, ValidationError):
             return None
     else:
@@ -314,35 +323,37 @@ def _open_challenge(challenge_id: str, purpose: str) -> LoginChallenge | None:
     ORM on each request (``open().select_related("user").get()``), the read
     took three times as long as the database needed to answer it.
     ``raw()`` still converts each column as the ORM would on every database.
+    Both rows are read on the challenge's database (``default``, system check
+    E006), never a read replica of the users: a user deactivated a moment ago
+    must not finish a pending attempt.
     """
+    from django.db import connections, router
+
+    alias = router.db_for_read(LoginChallenge)
+    connection = connections[alias]
+    pk_field = LoginChallenge._meta.pk
     try:
-        challenge_pk = _db_value(LoginChallenge, "pk", challenge_id)
-    except ValidationError:  # not an id of ours
+        # to_python() refuses what cannot be one of our ids.
+        challenge_pk = pk_field.get_db_prep_value(pk_field.to_python(challenge_id), connection)
+    except ValidationError:
         return None
-    queries = _open_challenge_sql()
-    now = _db_value(LoginChallenge, "expires_at", timezone.now())
-    found = LoginChallenge.objects.raw(
+    queries = _open_challenge_sql(alias)
+    now = LoginChallenge._meta.get_field("expires_at").get_db_prep_value(timezone.now(), connection)
+    found = LoginChallenge.objects.db_manager(alias).raw(
         queries.challenge, [challenge_pk, purpose, ChallengeStatus.PENDING, now]
     )
     challenge = next(iter(found), None)
     if challenge is None:
         return None
-    users = get_user_model()._default_manager.raw(queries.user, [challenge.user_id])
+    user_id = LoginChallenge._meta.get_field("user").target_field.get_db_prep_value(
+        challenge.user_id, connection
+    )
+    users = get_user_model()._default_manager.db_manager(alias).raw(queries.user, [user_id])
     user = next(iter(users), None)
     if user is None:
         return None
     challenge.user = user
     return challenge
-
-
-def _db_value(model: Any, name: str, value: Any) -> Any:
-    """``value`` as ``model``'s field ``name`` sends it to the database (raises on a bad id)."""
-    from django.db import connections, router
-
-    model_field = model._meta.pk if name == "pk" else model._meta.get_field(name)
-    # to_python() raises ValidationError for a value the field cannot hold.
-    connection = connections[router.db_for_read(model)]
-    return model_field.get_db_prep_value(model_field.to_python(value), connection)
 
 
 @dataclass(frozen=True)
@@ -352,11 +363,12 @@ class _OpenChallengeSQL:
 
 
 @functools.cache
-def _open_challenge_sql() -> _OpenChallengeSQL:
-    from django.db import connection
+def _open_challenge_sql(alias: str) -> _OpenChallengeSQL:
+    from django.db import connections
 
-    quote = connection.ops.quote_name
+    quote = connections[alias].ops.quote_name
     meta, user_meta = LoginChallenge._meta, get_user_model()._meta
+    user_key = meta.get_field("user").target_field
 
     def column(name: str) -> str:
         return quote(meta.get_field(name).column)
@@ -369,7 +381,7 @@ def _open_challenge_sql() -> _OpenChallengeSQL:
         ),
         user=(
             f"SELECT * FROM {quote(user_meta.db_table)} "  # noqa: S608 - names from the models
-            f"WHERE {quote(user_meta.pk.column)} = %s"
+            f"WHERE {quote(user_key.column)} = %s"
         ),
     )
 

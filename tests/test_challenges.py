@@ -4,7 +4,9 @@ import datetime as dt
 import uuid
 
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -66,6 +68,25 @@ def test_an_id_that_names_no_attempt_finds_nothing(attempt, challenge_id):
 def test_the_wrong_secret_or_an_inactive_user_finds_nothing(attempt):
     alice, challenge, secret = attempt
     assert _find(str(challenge.pk), secret + "x") is None
+    alice.is_active = False
+    alice.save()
+    assert _find(str(challenge.pk), secret) is None
+
+
+class UsersReadFromAReplica:
+    """A site's router that sends reads of its users to a replica (no such database here)."""
+
+    def db_for_read(self, model, **hints):
+        return "replica" if model._meta.label == settings.AUTH_USER_MODEL else None
+
+
+@override_settings(DATABASE_ROUTERS=[f"{__name__}.UsersReadFromAReplica"])
+def test_the_attempt_s_user_is_read_where_the_attempt_is_not_from_a_replica(attempt):
+    # A replica may not have seen a deactivation yet: the user who finishes an
+    # attempt is read on the attempt's own database, the default one (E006).
+    alice, challenge, secret = attempt
+    found = _find(str(challenge.pk), secret)
+    assert found is not None and found.user == alice
     alice.is_active = False
     alice.save()
     assert _find(str(challenge.pk), secret) is None
