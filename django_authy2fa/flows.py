@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model, login, user_login_failed
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
@@ -186,12 +186,9 @@ def _profile_with_factors(user: Any) -> TwoFactorProfile | None:
     built through the ORM on every request, its two ``EXISTS`` took longer to
     build than to run.
     """
-    from django.db import connections, router
-
     alias = router.db_for_read(TwoFactorProfile)
-    # The user's key as its column stores it (a UUID is 32 hex digits on SQLite).
     owner = TwoFactorProfile._meta.get_field("user").target_field
-    user_key = owner.get_db_prep_value(getattr(user, owner.attname), connections[alias])
+    user_key = _stored_user_key(TwoFactorProfile, getattr(user, owner.attname), alias)
     found = TwoFactorProfile.objects.db_manager(alias).raw(
         _profile_with_factors_sql(alias), [user_key]
     )
@@ -203,10 +200,17 @@ def _profile_with_factors(user: Any) -> TwoFactorProfile | None:
     return profile
 
 
+def _stored_user_key(model: Any, user_key: Any, alias: str) -> Any:
+    """``user_key`` as ``model``'s ``user`` column stores it (a UUID is 32 hex digits on SQLite).
+
+    ``raw()`` sends its parameters as they are; the ORM would prepare them.
+    """
+    target = model._meta.get_field("user").target_field
+    return target.get_db_prep_value(user_key, connections[alias])
+
+
 @functools.cache
 def _profile_with_factors_sql(alias: str) -> str:
-    from django.db import connections
-
     quote = connections[alias].ops.quote_name
 
     def table(model: Any) -> str:
@@ -312,10 +316,6 @@ def find_challenge(
     return challenge
 
 
-#: ``pending_for()`` reads the profile itself unless the caller has read it.
-_UNREAD: Any = object()
-
-
 def _open_challenge(challenge_id: str, purpose: str) -> LoginChallenge | None:
     """The open challenge with this id and purpose, its user loaded: two statements written once.
 
@@ -327,8 +327,6 @@ def _open_challenge(challenge_id: str, purpose: str) -> LoginChallenge | None:
     E006), never a read replica of the users: a user deactivated a moment ago
     must not finish a pending attempt.
     """
-    from django.db import connections, router
-
     alias = router.db_for_read(LoginChallenge)
     connection = connections[alias]
     pk_field = LoginChallenge._meta.pk
@@ -345,10 +343,8 @@ def _open_challenge(challenge_id: str, purpose: str) -> LoginChallenge | None:
     challenge = next(iter(found), None)
     if challenge is None:
         return None
-    user_id = LoginChallenge._meta.get_field("user").target_field.get_db_prep_value(
-        challenge.user_id, connection
-    )
-    users = get_user_model()._default_manager.db_manager(alias).raw(queries.user, [user_id])
+    user_key = _stored_user_key(LoginChallenge, challenge.user_id, alias)
+    users = get_user_model()._default_manager.db_manager(alias).raw(queries.user, [user_key])
     user = next(iter(users), None)
     if user is None:
         return None
@@ -364,8 +360,6 @@ class _OpenChallengeSQL:
 
 @functools.cache
 def _open_challenge_sql(alias: str) -> _OpenChallengeSQL:
-    from django.db import connections
-
     quote = connections[alias].ops.quote_name
     meta, user_meta = LoginChallenge._meta, get_user_model()._meta
     user_key = meta.get_field("user").target_field
@@ -384,6 +378,10 @@ def _open_challenge_sql(alias: str) -> _OpenChallengeSQL:
             f"WHERE {quote(user_key.column)} = %s"
         ),
     )
+
+
+#: ``pending_for()`` reads the profile itself unless the caller has read it.
+_UNREAD: Any = object()
 
 
 def pending_for(challenge: LoginChallenge, profile: Any = _UNREAD) -> PendingLogin:

@@ -424,7 +424,7 @@ def _postgres_take_all(slots: list[_Slot], now: dt.datetime) -> list[int]:
     missing = len(stored.pks) < len(slots)
     if counted and missing:
         # Counted, but the rows read back do not match the slots (naive datetimes
-        # with USE_TZ off would do that): never count again for the same event.
+        # with USE_TZ off do that; check E007 refuses it): never count again.
         raise RuntimeError("Throttle rows were counted but could not be matched to their rules.")
     if missing:
         raise _RowsVanished  # deleted between the INSERT and the read: count again
