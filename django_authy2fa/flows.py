@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
-from . import recovery, signals, state, statements, throttling, totp
+from . import joined, recovery, signals, state, statements, throttling, totp
 from .audit import ClientInfo, record
 from .conf import app_settings
 from .exceptions import (
@@ -193,11 +193,9 @@ def _profile_with_factors(user: Any) -> TwoFactorProfile | None:
         _profile_with_factors_sql(alias), [user_key]
     )
     profile = next(iter(found), None)
-    if profile is not None:
-        profile.has_app = bool(profile.has_app)  # 0 or 1 on SQLite and MySQL
-        profile.has_recovery_codes = bool(profile.has_recovery_codes)
-        profile.user = user  # the caller's user: sending a code reads its e-mail, not a copy
-    return profile
+    if profile is None:
+        return None
+    return _with_factors(profile, user, profile.has_app, profile.has_recovery_codes)
 
 
 def _stored_user_key(model: Any, user_key: Any, alias: str) -> Any:
@@ -212,6 +210,20 @@ def _stored_user_key(model: Any, user_key: Any, alias: str) -> Any:
 @functools.cache
 def _profile_with_factors_sql(alias: str) -> str:
     quote = connections[alias].ops.quote_name
+    profile = TwoFactorProfile
+    owner = f"p.{quote(profile._meta.get_field('user').column)}"
+    return (
+        f"SELECT p.*, {_factors_sql(alias, owner)} "  # noqa: S608 - names from the models
+        f"FROM {quote(profile._meta.db_table)} p WHERE {owner} = %s"
+    )
+
+
+def _factors_sql(alias: str, owner: str) -> str:
+    """``has_app`` and ``has_recovery_codes`` of the user whose id is in column ``owner``.
+
+    ``owner`` names its table's alias, which must be neither ``dev`` nor ``rc``.
+    """
+    quote = connections[alias].ops.quote_name
 
     def table(model: Any) -> str:
         return quote(model._meta.db_table)
@@ -219,15 +231,12 @@ def _profile_with_factors_sql(alias: str) -> str:
     def column(model: Any, name: str) -> str:
         return quote(model._meta.get_field(name).column)
 
-    profile, device, code = TwoFactorProfile, TOTPDevice, recovery.RecoveryCode
-    owner = f"p.{column(profile, 'user')}"
+    device, code = TOTPDevice, recovery.RecoveryCode
     return (
-        f"SELECT p.*, "  # noqa: S608 - names from the models, the user id a parameter
-        f"EXISTS (SELECT 1 FROM {table(device)} d WHERE d.{column(device, 'user')} = {owner} "
-        f"AND d.{column(device, 'confirmed_at')} IS NOT NULL) AS has_app, "
-        f"EXISTS (SELECT 1 FROM {table(code)} c WHERE c.{column(code, 'user')} = {owner} "
-        f"AND c.{column(code, 'used_at')} IS NULL) AS has_recovery_codes "
-        f"FROM {table(profile)} p WHERE {owner} = %s"
+        f"EXISTS (SELECT 1 FROM {table(device)} dev WHERE dev.{column(device, 'user')} = {owner} "  # noqa: S608
+        f"AND dev.{column(device, 'confirmed_at')} IS NOT NULL) AS has_app, "
+        f"EXISTS (SELECT 1 FROM {table(code)} rc WHERE rc.{column(code, 'user')} = {owner} "
+        f"AND rc.{column(code, 'used_at')} IS NULL) AS has_recovery_codes"
     )
 
 
@@ -296,8 +305,25 @@ def find_challenge(
     (see :func:`step_up`). None as well when the user changed their password
     or was deactivated since: the attempt is bound to the user's auth hash.
     """
+    found = _held_challenge(challenge_id, secret, purpose, passed=passed, with_profile=False)
+    return found[0] if found else None
+
+
+@hides_locals
+def find_pending(challenge_id: Any, secret: Any, purpose: str) -> PendingLogin | None:
+    """:func:`find_challenge`, then :func:`pending_for`: one read for the attempt, its
+    user and their profile where the routers keep all three on one database."""
+    found = _held_challenge(challenge_id, secret, purpose, passed=False, with_profile=True)
+    return pending_for(*found) if found else None
+
+
+def _held_challenge(
+    challenge_id: Any, secret: Any, purpose: str, *, passed: bool, with_profile: bool
+) -> tuple[LoginChallenge, Any] | None:
+    """The challenge the holder of ``secret`` owns, and the profile if it was read with it."""
     if not isinstance(secret, str) or not isinstance(challenge_id, str):
         return None
+    profile: Any = _UNREAD
     if passed:
         try:
             candidates = _passed_step_ups().select_related("user")
@@ -305,27 +331,34 @@ def find_challenge(
         except (LoginChallenge.DoesNotExist, ValueError, ValidationError):
             return None
     else:
-        challenge = _open_challenge(challenge_id, purpose)
-        if challenge is None:
+        found = _open_challenge(challenge_id, purpose, with_profile=with_profile)
+        if found is None:
             return None
+        challenge, profile = found
     if not constant_time_compare(challenge.secret_digest, _secret_digest(secret)):
         return None
     user = challenge.user
     if not user.is_active or not state.fingerprint_matches(challenge.auth_fingerprint, user):
         return None
-    return challenge
+    return challenge, profile
 
 
-def _open_challenge(challenge_id: str, purpose: str) -> LoginChallenge | None:
-    """The open challenge with this id and purpose, its user loaded: two statements written once.
+def _open_challenge(
+    challenge_id: str, purpose: str, *, with_profile: bool
+) -> tuple[LoginChallenge, Any] | None:
+    """The open challenge with this id and purpose, its user loaded, and (``with_profile``)
+    the user's profile as :func:`_profile_with_factors` reads it: one statement written once.
 
     Every page and API call of a pending login starts here. Built through the
     ORM on each request (``open().select_related("user").get()``), the read
-    took three times as long as the database needed to answer it.
-    ``raw()`` still converts each column as the ORM would on every database.
-    Both rows are read on the challenge's database (``default``, system check
+    took three times as long as the database needed to answer it; read as
+    three statements, it cost three round trips. The columns are converted
+    as the ORM converts them on every database (:mod:`.joined`).
+    The rows are read on the challenge's database (``default``, system check
     E006), never a read replica of the users: a user deactivated a moment ago
-    must not finish a pending attempt.
+    must not finish a pending attempt. The profile comes with them only when
+    the routers read profiles there too; otherwise it is left unread
+    (:data:`_UNREAD`) for :func:`pending_for` to read where they say.
     """
     alias = router.db_for_read(LoginChallenge)
     connection = connections[alias]
@@ -335,48 +368,60 @@ def _open_challenge(challenge_id: str, purpose: str) -> LoginChallenge | None:
         challenge_pk = pk_field.get_db_prep_value(pk_field.to_python(challenge_id), connection)
     except ValidationError:
         return None
-    queries = _open_challenge_sql(alias)
+    with_profile = with_profile and router.db_for_read(TwoFactorProfile) == alias
     now = LoginChallenge._meta.get_field("expires_at").get_db_prep_value(timezone.now(), connection)
-    found = LoginChallenge.objects.db_manager(alias).raw(
-        queries.challenge, [challenge_pk, purpose, ChallengeStatus.PENDING, now]
+    models: list[Any] = [LoginChallenge, get_user_model()]
+    if with_profile:
+        models.append(TwoFactorProfile)
+    row = joined.fetch_one(
+        alias,
+        _open_challenge_sql(alias, with_profile),
+        [challenge_pk, purpose, ChallengeStatus.PENDING, now],
+        models,
     )
-    challenge = next(iter(found), None)
-    if challenge is None:
+    if row is None:
         return None
-    user_key = _stored_user_key(LoginChallenge, challenge.user_id, alias)
-    users = get_user_model()._default_manager.db_manager(alias).raw(queries.user, [user_key])
-    user = next(iter(users), None)
-    if user is None:
-        return None
+    challenge, user = row[0], row[1]
     challenge.user = user
-    return challenge
+    if not with_profile:
+        return challenge, _UNREAD
+    profile, has_app, has_recovery_codes = row[2:]
+    return challenge, _with_factors(profile, user, has_app, has_recovery_codes)
 
 
-@dataclass(frozen=True)
-class _OpenChallengeSQL:
-    challenge: str
-    user: str
+def _with_factors(profile: Any, user: Any, has_app: Any, has_recovery_codes: Any) -> Any:
+    if profile is not None:
+        profile.has_app = bool(has_app)  # 0 or 1 on SQLite and MySQL
+        profile.has_recovery_codes = bool(has_recovery_codes)
+        profile.user = user  # the caller's user: sending a code reads its e-mail, not a copy
+    return profile
 
 
 @functools.cache
-def _open_challenge_sql(alias: str) -> _OpenChallengeSQL:
+def _open_challenge_sql(alias: str, with_profile: bool) -> str:
     quote = connections[alias].ops.quote_name
     meta, user_meta = LoginChallenge._meta, get_user_model()._meta
-    user_key = meta.get_field("user").target_field
+    owner = f"c.{quote(meta.get_field('user').column)}"
 
     def column(name: str) -> str:
-        return quote(meta.get_field(name).column)
+        return f"c.{quote(meta.get_field(name).column)}"
 
-    return _OpenChallengeSQL(
-        challenge=(
-            f"SELECT * FROM {quote(meta.db_table)} "  # noqa: S608 - names from the models
-            f"WHERE {quote(meta.pk.column)} = %s AND {column('purpose')} = %s "
-            f"AND {column('status')} = %s AND {column('expires_at')} > %s"
-        ),
-        user=(
-            f"SELECT * FROM {quote(user_meta.db_table)} "  # noqa: S608 - names from the models
-            f"WHERE {quote(user_key.column)} = %s"
-        ),
+    parts: list[tuple[Any, str]] = [(LoginChallenge, "c"), (get_user_model(), "u")]
+    tables = (
+        f"{quote(meta.db_table)} c INNER JOIN {quote(user_meta.db_table)} u "
+        f"ON u.{quote(meta.get_field('user').target_field.column)} = {owner}"
+    )
+    factors = ""
+    if with_profile:
+        parts.append((TwoFactorProfile, "p"))
+        profile_meta = TwoFactorProfile._meta
+        profile_owner = f"p.{quote(profile_meta.get_field('user').column)}"
+        tables += f" LEFT JOIN {quote(profile_meta.db_table)} p ON {profile_owner} = {owner}"
+        factors = ", " + _factors_sql(alias, owner)
+    return (
+        f"SELECT {joined.columns(alias, parts)}{factors} FROM {tables} "  # noqa: S608 - names from the models
+        f"WHERE c.{quote(meta.pk.column)} = %s AND {column('purpose')} = %s "
+        f"AND {column('status')} = %s AND {column('expires_at')} > %s"
     )
 
 
@@ -559,11 +604,10 @@ def get_pending(request: HttpRequest) -> PendingLogin | None:
     held = request.session.get(state.PENDING_SESSION_KEY)
     if not isinstance(held, dict):
         return None
-    challenge = find_challenge(held.get("id"), held.get("secret"), ChallengePurpose.LOGIN)
-    if challenge is None:
+    pending = find_pending(held.get("id"), held.get("secret"), ChallengePurpose.LOGIN)
+    if pending is None:
         request.session.pop(state.PENDING_SESSION_KEY, None)
-        return None
-    return pending_for(challenge)
+    return pending
 
 
 def cancel_login(request: HttpRequest) -> None:
@@ -650,8 +694,7 @@ def find_api_pending(token: Any, purpose: str = ChallengePurpose.LOGIN) -> Pendi
     if not isinstance(token, str) or token.count(".") != 1 or len(token) > 200:
         return None
     challenge_id, secret = token.split(".")
-    challenge = find_challenge(challenge_id, secret, purpose)
-    return pending_for(challenge) if challenge else None
+    return find_pending(challenge_id, secret, purpose)
 
 
 @hides_locals
