@@ -439,70 +439,35 @@ def _postgres_count_if_room(
 ) -> tuple[_StoredRows, bool]:
     """Lock the slots' rows (and their keys' blocks) in the sorted order; count them if room.
 
-    One statement, so no transaction is held open across round trips:
+    One statement, so no transaction is held open across round trips: the
+    function ``authy2fa_throttle_take`` (migration 0007), whose plan the
+    database keeps; the statement it runs was parsed and planned anew on
+    every call when sent as text. It
 
-    * ``locked`` reads and locks the rows, sorting before it locks (``SELECT
-      ... ORDER BY ... FOR UPDATE``), bytewise (``COLLATE "C"``) as Python
-      sorts the slots for the row-by-row way. Locked, the counts read are the
-      latest committed ones.
-    * ``counted`` adds one to every slot's row only when all are there, none
-      is full and no key is blocked; the event that reaches a blocking rule's
-      limit also starts its block.
+    * reads and locks the rows, sorting before it locks, bytewise
+      (``COLLATE "C"``) as Python sorts the slots for the row-by-row way.
+      Locked, the counts read are the latest committed ones;
+    * adds one to every slot's row only when all are there, none is full and
+      no key is blocked; the event that reaches a blocking rule's limit also
+      starts its block.
 
     Returns the locked rows, as :func:`_stored_from` folds them, and whether
     the count was made.
     """
-    n = _names()
-    wanted = ", ".join(
-        ["(%s::varchar, %s::varchar, %s::timestamptz, %s::integer, %s::timestamptz)"] * len(slots)
-    )
-    wanted_params = [
-        value
-        for slot in slots
-        for value in (
-            *_row_id(slot),
-            slot.rule.limit,
-            _block_end(slot, now) if slot.rule.block else None,
-        )
-    ]
-    rows = f"({n.scope}, {n.key}, {n.start}) IN ({', '.join(['(%s, %s, %s)'] * len(slots))})"
-    row_params: list[Any] = [value for slot in slots for value in _row_id(slot)]
     blocking = {(slot.rule.scope, slot.key) for slot in slots if slot.rule.block}
-    blocked_where, blocked_check, blocked_params = "", "", []
-    if blocking:
-        keys = f"({n.scope}, {n.key}) IN ({', '.join(['(%s, %s)'] * len(blocking))})"
-        blocking_params = [value for pair in sorted(blocking) for value in pair]
-        # A block may outlast the window that set it: any window of the key counts.
-        blocked_where = f" OR ({keys} AND {n.blocked} > %s)"
-        blocked_check = f" AND NOT EXISTS (SELECT 1 FROM locked WHERE {keys} AND {n.blocked} > %s)"  # noqa: S608
-        blocked_params = [*blocking_params, now]
-    same_row = (
-        f"(locked.{n.scope}, locked.{n.key}, locked.{n.start}) "
-        f"= (wanted.{n.scope}, wanted.{n.key}, wanted.{n.start})"
-    )
     cursor.execute(
-        f"WITH wanted ({n.scope}, {n.key}, {n.start}, room, block_end) AS (VALUES {wanted}), "  # noqa: S608
-        f"locked AS MATERIALIZED ("
-        f"SELECT {n.id}, {n.scope}, {n.key}, {n.start}, {n.count}, {n.blocked} FROM {n.table} "
-        f"WHERE {rows}{blocked_where} "
-        f'ORDER BY {n.scope} COLLATE "C", {n.key} COLLATE "C", {n.start} FOR UPDATE), '
-        f"counted AS ("
-        f"UPDATE {n.table} t SET {n.count} = t.{n.count} + 1, {n.blocked} = CASE "
-        f"WHEN wanted.block_end IS NOT NULL AND t.{n.count} + 1 >= wanted.room "
-        f"THEN wanted.block_end ELSE t.{n.blocked} END "
-        f"FROM locked JOIN wanted ON {same_row} WHERE t.{n.id} = locked.{n.id} "
-        f"AND (SELECT count(*) FROM locked JOIN wanted ON {same_row}) = %s "
-        f"AND NOT EXISTS (SELECT 1 FROM locked JOIN wanted ON {same_row} "
-        f"WHERE locked.{n.count} >= wanted.room){blocked_check} "
-        f"RETURNING t.{n.id}) "
-        f"SELECT {n.id}, {n.scope}, {n.key}, {n.start}, {n.count}, {n.blocked}, "
-        f"(SELECT count(*) FROM counted) FROM locked",
+        "SELECT * FROM authy2fa_throttle_take(%s::varchar[], %s::varchar[], "
+        "%s::timestamptz[], %s::integer[], %s::timestamptz[], %s::varchar[], %s::varchar[], "
+        "%s::timestamptz)",
         [
-            *wanted_params,
-            *row_params,
-            *blocked_params,
-            len(slots),
-            *blocked_params,
+            [slot.rule.scope for slot in slots],
+            [slot.key for slot in slots],
+            [slot.window_start for slot in slots],
+            [slot.rule.limit for slot in slots],
+            [_block_end(slot, now) if slot.rule.block else None for slot in slots],
+            [scope for scope, _key in sorted(blocking)],
+            [key for _scope, key in sorted(blocking)],
+            now,
         ],
     )
     fetched = cursor.fetchall()

@@ -95,14 +95,19 @@ def test_on_postgresql_every_rule_is_counted_after_one_read_that_locks_in_order(
     for _ in range(2):
         with CaptureQueriesContext(connection) as captured:
             throttling.reserve(rules, NOW)
-        # The rows made sure of; then read, locked and counted in one statement, with
-        # no transaction held open across round trips: two for any number of rules.
+        # The rows made sure of; then read, locked and counted in one statement (a
+        # function, migration 0007), with no transaction held open across round
+        # trips: two for any number of rules.
         assert [q["sql"].split(None, 1)[0] for q in captured.captured_queries] == [
             "INSERT",
-            "WITH",
+            "SELECT",
         ]
-    counting = captured.captured_queries[-1]["sql"]
-    assert 'ORDER BY "scope" COLLATE "C", "key" COLLATE "C", "window_start" FOR UPDATE' in counting
+    assert "authy2fa_throttle_take(" in captured.captured_queries[-1]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'authy2fa_throttle_take'")
+        (counting,) = cursor.fetchone()
+    assert 'ORDER BY t."scope" COLLATE "C", t."key" COLLATE "C", t."window_start"' in counting
+    assert "FOR UPDATE OF t" in counting
     assert [count(rule, key) for rule, key in rules] == [2, 2, 2, 2]
     # The second of two events reached the blocking rule's limit and started its block.
     blocked = ThrottleWindow.objects.exclude(blocked_until=None).get()
