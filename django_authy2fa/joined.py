@@ -34,8 +34,7 @@ def _stored_fields(model: type[Model]) -> Sequence[Any]:
 
     A proxy stores in its concrete model's table. A model that inherits from
     another concrete model (multi-table) keeps its parents' fields in their
-    tables: those are left deferred, as ``raw()`` leaves columns it was not
-    given, and load when first read.
+    tables: :func:`fetch_one` reads those apart, on the same database.
     """
     return model._meta.concrete_model._meta.local_concrete_fields
 
@@ -66,6 +65,12 @@ def fetch_one(
         own = values[start:end]
         pk_at = stored.index(model._meta.pk)
         names = [f.attname for f in stored]
-        read.append(None if own[pk_at] is None else model.from_db(alias, names, own))
+        instance = None if own[pk_at] is None else model.from_db(alias, names, own)
+        if instance is not None and len(stored) < len(model._meta.concrete_fields):
+            # Read now and here: left deferred, they would load when first read,
+            # from wherever the site's routers send reads (a replica, say).
+            inherited = [f.attname for f in model._meta.concrete_fields if f not in stored]
+            instance.refresh_from_db(using=alias, fields=inherited)
+        read.append(instance)
         start = end
     return [*read, *values[start:]]

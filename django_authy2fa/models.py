@@ -355,6 +355,9 @@ class ThrottleWindow(models.Model):
     the database applies atomically, so limits hold exactly under concurrency.
     """
 
+    # On PostgreSQL the function authy2fa_throttle_take (migration 0007) reads
+    # and returns these columns with their types: a migration that changes one
+    # must replace the function too.
     scope = models.CharField(max_length=32)
     key = models.CharField(max_length=64)
     window_start = models.DateTimeField()

@@ -24,11 +24,12 @@ def _join(models_and_aliases):
     quote = connection.ops.quote_name
     user_column = quote(LoginChallenge._meta.get_field("user").column)
     user_table = quote(get_user_model()._meta.db_table)
+    user_key = quote(get_user_model()._meta.pk.column)
     challenge_table = quote(LoginChallenge._meta.db_table)
     profile_table = quote(TwoFactorProfile._meta.db_table)
     return (
         f"SELECT {joined.columns('default', models_and_aliases)} FROM {challenge_table} c "  # noqa: S608
-        f"INNER JOIN {user_table} u ON u.{quote('id')} = c.{user_column} "
+        f"INNER JOIN {user_table} u ON u.{user_key} = c.{user_column} "
         f"LEFT JOIN {profile_table} p ON p.{user_column} = c.{user_column}"
     )
 
@@ -42,7 +43,11 @@ def test_each_model_gets_its_own_columns_converted_and_a_missing_side_reads_none
     assert type(read) is ChallengeProxy and read.pk == challenge.pk
     assert read.expires_at == challenge.expires_at  # a datetime, also on SQLite
     assert read._state.db == "default" and not read._state.adding
-    assert user == bob and profile is None
+    assert profile is None
+    stored = get_user_model().objects.get(pk=bob.pk)
+    assert [getattr(user, f.attname) for f in user._meta.concrete_fields] == [
+        getattr(stored, f.attname) for f in stored._meta.concrete_fields
+    ]
 
 
 def test_no_row_reads_none():

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from django_authy2fa import throttling
+from django_authy2fa.exceptions import Throttled
 from django_authy2fa.models import ThrottleWindow
 from django_authy2fa.throttling import Rule
 
@@ -38,6 +39,28 @@ def test_the_migration_creates_the_function_and_its_reversal_drops_it():
     assert ThrottleWindow.objects.get(scope=HOUR.scope).count == 1
 
 
+def test_the_function_keeps_one_generic_plan():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT proconfig FROM pg_proc WHERE proname = 'authy2fa_throttle_take'")
+        assert cursor.fetchone()[0] == ["plan_cache_mode=force_generic_plan"]
+
+
+def test_without_the_function_throttles_still_count_row_by_row_and_say_why(caplog, monkeypatch):
+    # Code deployed before `migrate`, or a site's tests run with --nomigrations.
+    monkeypatch.setattr(throttling, "_missing_function_logged", False)
+    try:
+        call_command("migrate", "django_authy2fa", "0006", verbosity=0)
+        for _ in range(BLOCKING.limit):
+            throttling.reserve([(HOUR, "alice"), (BLOCKING, "10.0.0.1")], NOW)
+        with pytest.raises(Throttled):
+            throttling.reserve([(HOUR, "alice"), (BLOCKING, "10.0.0.1")], NOW)
+    finally:
+        call_command("migrate", "django_authy2fa", verbosity=0)
+    assert ThrottleWindow.objects.get(scope=HOUR.scope).count == BLOCKING.limit
+    warnings = [r for r in caplog.records if "authy2fa_throttle_take" in r.getMessage()]
+    assert len(warnings) == 1 and "manage.py migrate" in warnings[0].getMessage()
+
+
 def _many_rows(count: int) -> None:
     """Enough windows that a plan reading the whole table would show."""
     start = NOW - dt.timedelta(hours=count)
@@ -52,12 +75,15 @@ def _many_rows(count: int) -> None:
 def test_the_kept_plan_finds_rows_through_the_index_not_by_reading_the_table():
     _many_rows(20_000)
     plans: list[str] = []
+
+    def keep(diagnostic):
+        plans.append(diagnostic.message_primary)
+
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
         if not cursor.fetchone()[0]:
             pytest.skip("auto_explain needs a superuser")
-        raw = connection.connection
-        raw.add_notice_handler(lambda diagnostic: plans.append(diagnostic.message_primary))
+        connection.connection.add_notice_handler(keep)
         cursor.execute("LOAD 'auto_explain'")
         cursor.execute("SET auto_explain.log_min_duration = 0")
         cursor.execute("SET auto_explain.log_nested_statements = on")
@@ -68,6 +94,9 @@ def test_the_kept_plan_finds_rows_through_the_index_not_by_reading_the_table():
                 throttling.reserve([(HOUR, f"user{i}"), (BLOCKING, f"10.0.0.{i}")], NOW)
         finally:
             cursor.execute("RESET auto_explain.log_min_duration")
+            cursor.execute("RESET auto_explain.log_nested_statements")
+            cursor.execute("RESET auto_explain.log_level")
+            connection.connection.remove_notice_handler(keep)
     inner = [plan for plan in plans if "WITH wanted" in plan]
     assert len(inner) == 7
     table = ThrottleWindow._meta.db_table

@@ -112,4 +112,12 @@ def drop_function(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
     dependencies = [("django_authy2fa", "0006_totp_devices")]
 
-    operations = [migrations.RunPython(create_function, drop_function, elidable=False)]
+    operations = [
+        migrations.RunPython(
+            create_function,
+            drop_function,
+            elidable=False,
+            # A router that places models per database sends this with the table.
+            hints={"model_name": "throttlewindow"},
+        )
+    ]
