@@ -72,3 +72,35 @@ class Browser(Client):
 
 def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
+
+
+def run_with_settings(settings_module: str, script: str) -> str:
+    """Run ``script`` in a new Python process on ``settings_module``, SQLite in memory.
+
+    For what Django fixes when it starts (``AUTH_USER_MODEL``): the script's
+    standard output, or an assertion error carrying its standard error.
+    """
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "DATABASE_URL": "sqlite://:memory:",
+        "CACHE_URL": "locmemcache://",
+        "PYTHONPATH": str(root),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip()

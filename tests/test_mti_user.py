@@ -8,12 +8,7 @@ process of its own (``tests/settings_mti_user.py``): ``AUTH_USER_MODEL`` is
 fixed when Django starts.
 """
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from .helpers import run_with_settings
 
 SIGN_IN = """
 import django
@@ -57,21 +52,4 @@ print("signed in")
 
 
 def test_a_user_model_that_extends_another_signs_in_and_is_read_where_the_attempt_is():
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings_mti_user",
-        "DATABASE_URL": "sqlite://:memory:",
-        "CACHE_URL": "locmemcache://",
-        "PYTHONPATH": str(ROOT),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", SIGN_IN],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip() == "signed in"
+    assert run_with_settings("tests.settings_mti_user", SIGN_IN) == "signed in"

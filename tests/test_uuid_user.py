@@ -6,12 +6,7 @@ where a UUID is stored as 32 hex characters: a value sent to the database
 without the field's preparation matches nothing, or is refused.
 """
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from .helpers import run_with_settings
 
 SIGN_IN = """
 import django
@@ -43,21 +38,4 @@ print("signed in", LoginChallenge.objects.filter(user=alice).count())
 
 
 def test_a_user_with_a_uuid_primary_key_signs_in_through_every_step():
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings_uuid_user",
-        "DATABASE_URL": "sqlite://:memory:",
-        "CACHE_URL": "locmemcache://",
-        "PYTHONPATH": str(ROOT),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", SIGN_IN],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip() == "signed in 2"
+    assert run_with_settings("tests.settings_uuid_user", SIGN_IN) == "signed in 2"
